@@ -1,0 +1,42 @@
+import * as fs from 'node:fs';
+
+// libuv adds O_CLOEXEC itself.
+const FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
+
+/**
+ * Synchronous open/read/close into one reused buffer: ~9 µs a cgroupfs file here, within 10%
+ * of C, against 50–85 µs for fs.promises.readFile. O_NONBLOCK so that a FIFO or another
+ * special file planted in a cgroup tree cannot block the thread in open() or read().
+ * Callers slice their work (see read-cycle.ts) because these calls block the event loop.
+ */
+export class FileReader {
+  private buf: Buffer;
+  /** When set, every path opened is pushed here (the benchmark replays them in C). */
+  trace: string[] | undefined;
+
+  constructor(initialSize = 16384) {
+    this.buf = Buffer.allocUnsafe(initialSize);
+  }
+
+  /** The file's text (latin1: cgroup files are ASCII). Throws the errno error (ENOENT, EACCES, ENODEV, ...). */
+  read(file: string): string {
+    this.trace?.push(file);
+    const fd = fs.openSync(file, FLAGS);
+    try {
+      let n = 0;
+      for (;;) {
+        const room = this.buf.length - n;
+        const r = fs.readSync(fd, this.buf, n, room, null);
+        n += r;
+        // kernfs/seq_file fills the buffer unless at EOF: a short read ends the file without a second syscall.
+        if (r < room) break;
+        const bigger = Buffer.allocUnsafe(this.buf.length * 2);
+        this.buf.copy(bigger, 0, 0, n);
+        this.buf = bigger;
+      }
+      return this.buf.toString('latin1', 0, n);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}

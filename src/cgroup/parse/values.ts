@@ -1,0 +1,148 @@
+/**
+ * Pure parsers for the value shapes cgroupfs uses. Text in, values out; they never throw:
+ * malformed input gives `undefined` (or skips the malformed line) so that one bad file
+ * cannot take the rest of a reading down.
+ */
+
+/**
+ * v1 writes "unlimited" as PAGE_COUNTER_MAX × page size (9223372036854771712 with 4 KiB
+ * pages, other values with other page sizes); anything this large is no limit.
+ */
+const UNLIMITED_THRESHOLD = 2 ** 62;
+
+/** A decimal integer (optionally negative), or undefined. Number() alone accepts '0x1f', '1e3', ''. */
+export function parseInteger(token: string): number | undefined {
+  const n = token.length;
+  if (n === 0 || n > 24) return undefined;
+  let i = token.charCodeAt(0) === 45 /* - */ ? 1 : 0;
+  if (i === n) return undefined;
+  for (; i < n; i++) {
+    const c = token.charCodeAt(i);
+    if (c < 48 || c > 57) return undefined;
+  }
+  return Number(token);
+}
+
+/** A decimal number such as PSI's `avg10=7.97`. */
+export function parseDecimal(token: string): number | undefined {
+  if (!/^-?\d+(\.\d+)?$/.test(token)) return undefined;
+  return Number(token);
+}
+
+/** A file holding one integer (`memory.usage_in_bytes`, `pids.current`). */
+export function parseSingleValue(text: string): number | undefined {
+  return parseInteger(text.trim());
+}
+
+/**
+ * A file holding a limit: an integer, or `max` (v2), `-1` (v1 CFS quota) or the v1 unlimited
+ * value. Returns Infinity for "no limit" (callers leave the value absent), undefined if malformed.
+ */
+export function parseLimit(text: string): number | undefined {
+  const t = text.trim();
+  if (t === 'max' || t === '-1') return Infinity;
+  const v = parseInteger(t);
+  if (v === undefined || v < 0) return undefined;
+  return v >= UNLIMITED_THRESHOLD ? Infinity : v;
+}
+
+/** `Infinity` (no limit) becomes absent. */
+export function finiteOrUndefined(v: number | undefined): number | undefined {
+  return v === undefined || v === Infinity ? undefined : v;
+}
+
+/**
+ * A `key value` file (`cpu.stat`, `memory.stat`, `memory.events`, `memory.oom_control`,
+ * `cpuacct.stat`). Lines that are not `key integer` are skipped; unknown keys are kept,
+ * callers pick what they know (containerd#3951 broke on a new key: we never do).
+ */
+export function parseFlatKeyed(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  let start = 0;
+  const len = text.length;
+  while (start < len) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = len;
+    const sp = text.indexOf(' ', start);
+    if (sp > start && sp < end) {
+      const value = parseInteger(text.slice(sp + 1, end).trim());
+      if (value !== undefined) out.set(text.slice(start, sp), value);
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+/** Picks `keys` from a parsed flat-keyed file into a small object (what readings keep). */
+export function pickKeys<K extends string>(values: Map<string, number>, keys: readonly K[]): Partial<Record<K, number>> {
+  const out: Partial<Record<K, number>> = {};
+  for (const k of keys) {
+    const v = values.get(k);
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+/** A space-separated list of integers (`cpuacct.usage_percpu`); undefined if any token is malformed. */
+export function parseIntegerList(text: string): number[] | undefined {
+  const t = text.trim();
+  if (t === '') return [];
+  const out: number[] = [];
+  for (const tok of t.split(/\s+/)) {
+    const v = parseInteger(tok);
+    if (v === undefined) return undefined;
+    out.push(v);
+  }
+  return out;
+}
+
+/** v2 `cpu.max`: `QUOTA PERIOD`, QUOTA may be `max` (quota then absent). */
+export function parseCpuMax(text: string): { quotaUs?: number; periodUs: number } | undefined {
+  const parts = text.trim().split(/\s+/);
+  if (parts.length !== 2) return undefined;
+  const period = parseInteger(parts[1] ?? '');
+  if (period === undefined || period <= 0) return undefined;
+  if (parts[0] === 'max') return { periodUs: period };
+  const quota = parseInteger(parts[0] ?? '');
+  if (quota === undefined || quota < 0) return undefined;
+  return { quotaUs: quota, periodUs: period };
+}
+
+/**
+ * A nested-keyed file (`io.stat`): `MAJ:MIN key=value key=value ...` per line. Unknown keys
+ * (`dbytes`, `dios`, whatever a later kernel adds) are kept as-is; a device line with no
+ * pairs (`253:0 `, seen on the root) yields an empty record.
+ */
+export interface NestedKeyedLine {
+  major: number;
+  minor: number;
+  values: Map<string, number>;
+}
+export function parseNestedKeyed(text: string): NestedKeyedLine[] {
+  const out: NestedKeyedLine[] = [];
+  for (const line of text.split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    const dev = parseDevice(fields[0] ?? '');
+    if (!dev) continue;
+    const values = new Map<string, number>();
+    for (let i = 1; i < fields.length; i++) {
+      const f = fields[i] ?? '';
+      const eq = f.indexOf('=');
+      if (eq <= 0) continue;
+      const v = parseInteger(f.slice(eq + 1));
+      if (v !== undefined) values.set(f.slice(0, eq), v);
+    }
+    out.push({ major: dev.major, minor: dev.minor, values });
+  }
+  return out;
+}
+
+/** `MAJ:MIN`. */
+export function parseDevice(token: string): { major: number; minor: number } | undefined {
+  const c = token.indexOf(':');
+  if (c <= 0) return undefined;
+  const major = parseInteger(token.slice(0, c));
+  const minor = parseInteger(token.slice(c + 1));
+  if (major === undefined || minor === undefined || major < 0 || minor < 0) return undefined;
+  return { major, minor };
+}

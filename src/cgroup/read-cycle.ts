@@ -1,0 +1,53 @@
+import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { FileReader } from './file-reader.ts';
+import { readStats, type ReadState } from './read.ts';
+import type { MetricGroup, ReadResult, TaskCgroup } from './types.ts';
+
+export interface CycleTask {
+  cgroup: TaskCgroup;
+  state: ReadState;
+}
+
+export interface CycleOptions {
+  /** Absolute deadline (performance.now() clock): tasks not read by then are left out. */
+  deadline?: number;
+  /** Longest stretch of synchronous reads before yielding to the event loop. */
+  sliceMs?: number;
+  reader?: FileReader;
+}
+
+export interface CycleResult {
+  /** Aligned with the input: undefined where the deadline came first. */
+  results: Array<ReadResult | undefined>;
+  /** How many tasks the deadline cut off. */
+  timedOut: number;
+  /** Wall time of the cycle, ms. */
+  durationMs: number;
+}
+
+/**
+ * Reads many cgroups with synchronous reads (the fast path: ~9 µs a file) cut into slices of
+ * `sliceMs`, yielding to the event loop between slices so that a 1000-task cycle never stalls
+ * a process for more than one slice. The deadline is checked between tasks.
+ */
+export async function readCycle(tasks: readonly CycleTask[], groups: ReadonlySet<MetricGroup>, opts: CycleOptions = {}): Promise<CycleResult> {
+  const sliceMs = opts.sliceMs ?? 5;
+  const deadline = opts.deadline ?? Infinity;
+  const start = performance.now();
+  const results = new Array<ReadResult | undefined>(tasks.length);
+  let sliceStart = start;
+  let i = 0;
+  for (; i < tasks.length; i++) {
+    const now = performance.now();
+    if (now >= deadline) break;
+    if (now - sliceStart >= sliceMs) {
+      await yieldToLoop();
+      sliceStart = performance.now();
+      if (sliceStart >= deadline) break;
+    }
+    const t = tasks[i] as CycleTask;
+    results[i] = opts.reader ? readStats(t.cgroup, groups, t.state, opts.reader) : readStats(t.cgroup, groups, t.state);
+  }
+  return { results, timedOut: tasks.length - i, durationMs: performance.now() - start };
+}

@@ -1,0 +1,54 @@
+/**
+ * Typed errors. Every message names the thing the user has to look at (a path, a task id,
+ * a flag) so that it can be acted on without reading the source.
+ */
+export class CgroupMetricsError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** The cgroup (directory, or the pid's cgroup) does not exist in any mounted hierarchy. */
+export class CgroupNotFoundError extends CgroupMetricsError {
+  constructor(readonly path: string, detail = '') {
+    super('CGROUP_NOT_FOUND', `cgroup not found: ${path}${detail ? ` (${detail})` : ''}`);
+  }
+}
+
+/** A cgroup path that would leave the cgroup mount (`..`, or a symlink pointing outside). */
+export class PathOutsideMountError extends CgroupMetricsError {
+  constructor(readonly path: string, readonly mountPoint: string) {
+    super('PATH_OUTSIDE_MOUNT', `cgroup path ${JSON.stringify(path)} leaves the cgroup mount ${mountPoint}; give a path inside it`);
+  }
+}
+
+/** No cgroup filesystem could be found (no cgroup lines in mountinfo, or an unusable --root). */
+export class NoCgroupMountError extends CgroupMetricsError {
+  constructor(detail: string) {
+    super('NO_CGROUP_MOUNT', `no cgroup hierarchy found: ${detail}`);
+  }
+}
+
+/** A (namespace, id) pair registered twice; containerd calls this ErrAlreadyCollected. */
+export class AlreadyCollectedError extends CgroupMetricsError {
+  constructor(readonly namespace: string, readonly id: string) {
+    super('ALREADY_COLLECTED', `task ${namespace}/${id} is already registered; stop() or remove() it first`);
+  }
+}
+
+/** stop() of a task that is not registered. */
+export class TaskNotFoundError extends CgroupMetricsError {
+  constructor(readonly namespace: string, readonly id: string) {
+    super('TASK_NOT_FOUND', `task ${namespace}/${id} is not registered`);
+  }
+}
+
+/** Invalid configuration: a bad option value, an unknown exporter, a malformed flag. */
+export class ConfigError extends CgroupMetricsError {
+  constructor(message: string) {
+    super('CONFIG', message);
+  }
+}
