@@ -1,0 +1,345 @@
+import type { Attributes } from '@opentelemetry/api';
+import { blockDeviceName } from '../cgroup/devices.ts';
+import type { CgroupStats, DiskDeviceStats, HugetlbStats, MetricGroup, PressureStats, V1Stats, V2Stats } from '../cgroup/types.ts';
+
+/**
+ * The metric catalog: one declarative table that drives both delivery paths (the
+ * MetricProducer and the observable instruments) and the README's table. Names follow the
+ * OpenTelemetry container semantic conventions first, the Collector's docker_stats receiver
+ * second. Cumulative kernel counters are counters (containerd exports them as gauges),
+ * "unlimited" is no point (never 0 or 1.8e19), CPU is in seconds.
+ */
+
+/** counter = monotonic cumulative sum, updowncounter = non-monotonic sum, gauge = gauge. */
+export type MetricKind = 'counter' | 'updowncounter' | 'gauge';
+
+/** Where one point's value goes: `attrs` are the point's own attributes (cpu.mode, ...), if any. */
+export type Emit = (value: number, attrs?: Attributes) => void;
+
+export interface ReadingContext {
+  /** When the task started (add() time or the caller's startTime), ms since the epoch. */
+  startTimeMs: number;
+  /** When this reading was taken, ms since the epoch. */
+  timeMs: number;
+}
+
+export interface MetricDefinition {
+  name: string;
+  kind: MetricKind;
+  unit: string;
+  description: string;
+  group: MetricGroup;
+  /** Integer-valued metrics are exported as ints; the rest (seconds, ratios) as doubles. */
+  valueType: 'int' | 'double';
+  /** Point attribute keys beyond the task's own (documentation and tests). */
+  pointAttributes: readonly string[];
+  /** Human-readable sources for the README table. */
+  source: { v1: string; v2: string };
+  /** Emits this metric's points for one reading (nothing when the source is absent). */
+  read(stats: CgroupStats, emit: Emit, ctx: ReadingContext): void;
+}
+
+const NS = 1e9;
+const US = 1e6;
+/** USER_HZ: 100 on every Linux ABI that has cgroups (sysconf(_SC_CLK_TCK)). */
+const USER_HZ = 100;
+
+// Interned point attributes: one object per distinct value, shared by every task and collection.
+const MODE_USER = { 'cpu.mode': 'user' } as const;
+const MODE_SYSTEM = { 'cpu.mode': 'system' } as const;
+const FAULT_MAJOR = { 'system.paging.fault.type': 'major' } as const;
+const FAULT_MINOR = { 'system.paging.fault.type': 'minor' } as const;
+const PRESSURE: Record<string, Record<string, Attributes>> = {};
+for (const r of ['cpu', 'memory', 'io']) {
+  PRESSURE[r] = {
+    some: { 'pressure.resource': r, 'pressure.type': 'some' },
+    full: { 'pressure.resource': r, 'pressure.type': 'full' },
+  };
+}
+const diskAttrCache = new Map<string, { read: Attributes; write: Attributes }>();
+function diskAttrs(d: DiskDeviceStats): { read: Attributes; write: Attributes } {
+  const key = `${d.major}:${d.minor}`;
+  let a = diskAttrCache.get(key);
+  if (!a) {
+    const device = blockDeviceName(d.major, d.minor);
+    a = {
+      read: { 'disk.io.direction': 'read', 'system.device': device },
+      write: { 'disk.io.direction': 'write', 'system.device': device },
+    };
+    diskAttrCache.set(key, a);
+  }
+  return a;
+}
+const hugeAttrCache = new Map<string, Attributes>();
+function hugeAttrs(h: HugetlbStats): Attributes {
+  let a = hugeAttrCache.get(h.pageSize);
+  if (!a) hugeAttrCache.set(h.pageSize, (a = { 'hugetlb.page_size': h.pageSize }));
+  return a;
+}
+const cpuNumberAttrs: Attributes[] = [];
+function cpuNumber(i: number): Attributes {
+  return (cpuNumberAttrs[i] ??= { 'cpu.logical_number': i });
+}
+
+function emitIf(emit: Emit, v: number | undefined, attrs?: Attributes): void {
+  if (v !== undefined && Number.isFinite(v)) emit(v, attrs);
+}
+
+/** A row whose value comes from one field per version. */
+function field(v1: (s: V1Stats) => number | undefined, v2: (s: V2Stats) => number | undefined): MetricDefinition['read'] {
+  return (s, emit) => emitIf(emit, s.version === 1 ? v1(s) : v2(s));
+}
+
+function memoryUsage(s: CgroupStats): number | undefined {
+  return s.version === 1 ? s.memory?.usage : s.memory?.current;
+}
+function inactiveFile(s: CgroupStats): number | undefined {
+  return s.version === 1 ? s.memory?.stat?.total_inactive_file : s.memory?.stat?.inactive_file;
+}
+function memoryLimit(s: CgroupStats): number | undefined {
+  return s.version === 1 ? s.memory?.limit : s.memory?.max;
+}
+/** usage − inactive file, floored at 0: what the kernel would not reclaim first (cAdvisor's definition). */
+function workingSet(s: CgroupStats): number | undefined {
+  const usage = memoryUsage(s);
+  if (usage === undefined) return undefined;
+  return Math.max(0, usage - (inactiveFile(s) ?? 0));
+}
+
+function disk(s: CgroupStats, emit: Emit, bytes: boolean): void {
+  for (const d of s.disk?.devices ?? []) {
+    const r = bytes ? d.readBytes : d.readOps;
+    const w = bytes ? d.writeBytes : d.writeOps;
+    if (r === 0 && w === 0) continue; // idle devices (loop0..7 on the root) are noise
+    const a = diskAttrs(d);
+    emit(r, a.read);
+    emit(w, a.write);
+  }
+}
+
+function pressure(p: PressureStats | undefined, emit: Emit): void {
+  if (!p) return;
+  for (const r of ['cpu', 'memory', 'io'] as const) {
+    const psi = p[r];
+    const attrs = PRESSURE[r] as Record<string, Attributes>;
+    if (psi?.some) emit(psi.some.totalUs / US, attrs.some);
+    if (psi?.full) emit(psi.full.totalUs / US, attrs.full);
+  }
+}
+
+export const CATALOG: readonly MetricDefinition[] = [
+  {
+    name: 'container.cpu.time', kind: 'counter', unit: 's', valueType: 'double', group: 'cpu',
+    description: 'CPU time consumed by the task, by mode',
+    pointAttributes: ['cpu.mode'],
+    source: { v1: '`cpuacct.usage_user`/`usage_sys` (ns), else `cpuacct.stat` ticks ÷ USER_HZ', v2: '`cpu.stat` `user_usec`/`system_usec`' },
+    read(s, emit) {
+      if (s.version === 2) {
+        emitIf(emit, s.cpu?.userUsec !== undefined ? s.cpu.userUsec / US : undefined, MODE_USER);
+        emitIf(emit, s.cpu?.systemUsec !== undefined ? s.cpu.systemUsec / US : undefined, MODE_SYSTEM);
+        return;
+      }
+      const c = s.cpu;
+      if (!c) return;
+      if (c.usageUserNs !== undefined && c.usageSysNs !== undefined) {
+        emit(c.usageUserNs / NS, MODE_USER);
+        emit(c.usageSysNs / NS, MODE_SYSTEM);
+      } else {
+        emitIf(emit, c.userTicks !== undefined ? c.userTicks / USER_HZ : undefined, MODE_USER);
+        emitIf(emit, c.systemTicks !== undefined ? c.systemTicks / USER_HZ : undefined, MODE_SYSTEM);
+      }
+    },
+  },
+  {
+    name: 'container.cpu.throttling_data.periods', kind: 'counter', unit: '{period}', valueType: 'int', group: 'cpu',
+    description: 'CFS enforcement periods elapsed', pointAttributes: [],
+    source: { v1: '`cpu.stat` `nr_periods`', v2: '`cpu.stat` `nr_periods`' },
+    read: field((s) => s.cpu?.nrPeriods, (s) => s.cpu?.nrPeriods),
+  },
+  {
+    name: 'container.cpu.throttling_data.throttled_periods', kind: 'counter', unit: '{period}', valueType: 'int', group: 'cpu',
+    description: 'CFS periods in which the task was throttled', pointAttributes: [],
+    source: { v1: '`cpu.stat` `nr_throttled`', v2: '`cpu.stat` `nr_throttled`' },
+    read: field((s) => s.cpu?.nrThrottled, (s) => s.cpu?.nrThrottled),
+  },
+  {
+    name: 'container.cpu.throttling_data.throttled_time', kind: 'counter', unit: 's', valueType: 'double', group: 'cpu',
+    description: 'Total time the task was throttled', pointAttributes: [],
+    source: { v1: '`cpu.stat` `throttled_time` (ns)', v2: '`cpu.stat` `throttled_usec`' },
+    read: field(
+      (s) => (s.cpu?.throttledTimeNs !== undefined ? s.cpu.throttledTimeNs / NS : undefined),
+      (s) => (s.cpu?.throttledUsec !== undefined ? s.cpu.throttledUsec / US : undefined),
+    ),
+  },
+  {
+    name: 'container.cpu.limit', kind: 'gauge', unit: '{cpu}', valueType: 'double', group: 'cpu',
+    description: 'CPU quota in CPUs (quota ÷ period); absent when unlimited', pointAttributes: [],
+    source: { v1: '`cpu.cfs_quota_us` ÷ `cpu.cfs_period_us`; none when -1', v2: '`cpu.max` quota ÷ period; none when `max`' },
+    read: field(
+      (s) => (s.cpu?.cfsQuotaUs !== undefined && s.cpu.cfsPeriodUs ? s.cpu.cfsQuotaUs / s.cpu.cfsPeriodUs : undefined),
+      (s) => (s.cpu?.maxQuotaUs !== undefined && s.cpu.maxPeriodUs ? s.cpu.maxQuotaUs / s.cpu.maxPeriodUs : undefined),
+    ),
+  },
+  {
+    name: 'container.cpu.usage.percpu', kind: 'counter', unit: 's', valueType: 'double', group: 'cpu.percpu',
+    description: 'CPU time consumed by the task on each logical CPU', pointAttributes: ['cpu.logical_number'],
+    source: { v1: '`cpuacct.usage_percpu` (ns)', v2: 'not available' },
+    read(s, emit) {
+      if (s.version !== 1) return;
+      s.cpu?.percpuNs?.forEach((ns, i) => emit(ns / NS, cpuNumber(i)));
+    },
+  },
+  {
+    name: 'container.memory.usage', kind: 'updowncounter', unit: 'By', valueType: 'int', group: 'memory',
+    description: 'Memory charged to the task, page cache included', pointAttributes: [],
+    source: { v1: '`memory.usage_in_bytes`', v2: '`memory.current`' },
+    read: (s, emit) => emitIf(emit, memoryUsage(s)),
+  },
+  {
+    name: 'container.memory.working_set', kind: 'updowncounter', unit: 'By', valueType: 'int', group: 'memory',
+    description: 'Memory usage minus inactive file cache, floored at 0', pointAttributes: [],
+    source: { v1: 'usage − `total_inactive_file`', v2: 'usage − `inactive_file`' },
+    read: (s, emit) => emitIf(emit, workingSet(s)),
+  },
+  {
+    name: 'container.memory.rss', kind: 'updowncounter', unit: 'By', valueType: 'int', group: 'memory',
+    description: 'Anonymous memory', pointAttributes: [],
+    source: { v1: '`memory.stat` `total_rss`', v2: '`memory.stat` `anon`' },
+    read: field((s) => s.memory?.stat?.total_rss, (s) => s.memory?.stat?.anon),
+  },
+  {
+    name: 'container.memory.file', kind: 'updowncounter', unit: 'By', valueType: 'int', group: 'memory',
+    description: 'File-backed memory (page cache)', pointAttributes: [],
+    source: { v1: '`memory.stat` `total_cache`', v2: '`memory.stat` `file`' },
+    read: field((s) => s.memory?.stat?.total_cache, (s) => s.memory?.stat?.file),
+  },
+  {
+    name: 'container.memory.available', kind: 'updowncounter', unit: 'By', valueType: 'int', group: 'memory',
+    description: 'Memory limit minus working set, floored at 0; absent when unlimited', pointAttributes: [],
+    source: { v1: 'limit − working set', v2: 'limit − working set' },
+    read(s, emit) {
+      const limit = memoryLimit(s);
+      const ws = workingSet(s);
+      if (limit !== undefined && ws !== undefined) emit(Math.max(0, limit - ws));
+    },
+  },
+  {
+    name: 'container.memory.usage.limit', kind: 'updowncounter', unit: 'By', valueType: 'int', group: 'memory',
+    description: 'Memory limit; absent when unlimited', pointAttributes: [],
+    source: { v1: '`memory.limit_in_bytes`; none when unlimited', v2: '`memory.max`; none when `max`' },
+    read: (s, emit) => emitIf(emit, memoryLimit(s)),
+  },
+  {
+    name: 'container.memory.usage.max', kind: 'updowncounter', unit: 'By', valueType: 'int', group: 'memory',
+    description: 'Peak memory usage', pointAttributes: [],
+    source: { v1: '`memory.max_usage_in_bytes`', v2: '`memory.peak` (kernel ≥ 5.19)' },
+    read: field((s) => s.memory?.maxUsage, (s) => s.memory?.peak),
+  },
+  {
+    name: 'container.memory.swap.usage', kind: 'updowncounter', unit: 'By', valueType: 'int', group: 'memory',
+    description: 'Swap used by the task', pointAttributes: [],
+    source: { v1: '`memory.memsw.usage_in_bytes` − `memory.usage_in_bytes`', v2: '`memory.swap.current`' },
+    read: field(
+      (s) => (s.memory?.memswUsage !== undefined && s.memory.usage !== undefined ? Math.max(0, s.memory.memswUsage - s.memory.usage) : undefined),
+      (s) => s.memory?.swapCurrent,
+    ),
+  },
+  {
+    name: 'container.memory.fails', kind: 'counter', unit: '{fail}', valueType: 'int', group: 'memory',
+    description: 'Times the memory limit was hit', pointAttributes: [],
+    source: { v1: '`memory.failcnt`', v2: '`memory.events` `max`' },
+    read: field((s) => s.memory?.failcnt, (s) => s.memory?.events?.max),
+  },
+  {
+    name: 'container.memory.oom_kills', kind: 'counter', unit: '{kill}', valueType: 'int', group: 'memory',
+    description: 'Processes killed by the OOM killer', pointAttributes: [],
+    source: { v1: '`memory.oom_control` `oom_kill` (kernel ≥ 4.13)', v2: '`memory.events` `oom_kill`' },
+    read: field((s) => s.memory?.oomKill, (s) => s.memory?.events?.oomKill),
+  },
+  {
+    name: 'container.paging.faults', kind: 'counter', unit: '{fault}', valueType: 'int', group: 'memory',
+    description: 'Page faults, by type', pointAttributes: ['system.paging.fault.type'],
+    source: { v1: '`total_pgmajfault`; minor = `total_pgfault` − `total_pgmajfault`', v2: '`pgmajfault`; minor = `pgfault` − `pgmajfault`' },
+    read(s, emit) {
+      const st = s.memory?.stat;
+      const all = s.version === 1 ? s.memory?.stat?.total_pgfault : s.memory?.stat?.pgfault;
+      const major = s.version === 1 ? s.memory?.stat?.total_pgmajfault : s.memory?.stat?.pgmajfault;
+      if (!st || major === undefined) return;
+      emit(major, FAULT_MAJOR);
+      if (all !== undefined) emit(Math.max(0, all - major), FAULT_MINOR);
+    },
+  },
+  {
+    name: 'container.disk.io', kind: 'counter', unit: 'By', valueType: 'int', group: 'disk',
+    description: 'Bytes read and written, by device', pointAttributes: ['disk.io.direction', 'system.device'],
+    source: { v1: '`blkio.io_service_bytes_recursive` (or BFQ\'s), else the `throttle` twin', v2: '`io.stat` `rbytes`/`wbytes`' },
+    read: (s, emit) => disk(s, emit, true),
+  },
+  {
+    name: 'container.disk.operations', kind: 'counter', unit: '{operation}', valueType: 'int', group: 'disk',
+    description: 'Read and write operations, by device', pointAttributes: ['disk.io.direction', 'system.device'],
+    source: { v1: '`blkio.io_serviced_recursive` (or BFQ\'s), else the `throttle` twin', v2: '`io.stat` `rios`/`wios`' },
+    read: (s, emit) => disk(s, emit, false),
+  },
+  {
+    name: 'container.pids.count', kind: 'updowncounter', unit: '{process}', valueType: 'int', group: 'pids',
+    description: 'Processes and threads in the task', pointAttributes: [],
+    source: { v1: '`pids.current`', v2: '`pids.current`' },
+    read: field((s) => s.pids?.current, (s) => s.pids?.current),
+  },
+  {
+    name: 'container.pids.limit', kind: 'updowncounter', unit: '{process}', valueType: 'int', group: 'pids',
+    description: 'Maximum processes and threads; absent when unlimited', pointAttributes: [],
+    source: { v1: '`pids.max`; none when `max`', v2: '`pids.max`; none when `max`' },
+    read: field((s) => s.pids?.max, (s) => s.pids?.max),
+  },
+  {
+    name: 'container.hugetlb.usage', kind: 'updowncounter', unit: 'By', valueType: 'int', group: 'hugetlb',
+    description: 'Huge page usage, by page size', pointAttributes: ['hugetlb.page_size'],
+    source: { v1: '`hugetlb.<size>.usage_in_bytes`', v2: '`hugetlb.<size>.current`' },
+    read(s, emit) {
+      for (const h of s.hugetlb ?? []) emitIf(emit, h.usage, hugeAttrs(h));
+    },
+  },
+  {
+    name: 'container.hugetlb.fails', kind: 'counter', unit: '{fail}', valueType: 'int', group: 'hugetlb',
+    description: 'Huge page allocations that hit the limit, by page size', pointAttributes: ['hugetlb.page_size'],
+    source: { v1: '`hugetlb.<size>.failcnt`', v2: '`hugetlb.<size>.events` `max`' },
+    read(s, emit) {
+      for (const h of s.hugetlb ?? []) emitIf(emit, h.failcnt, hugeAttrs(h));
+    },
+  },
+  {
+    name: 'container.pressure.time', kind: 'counter', unit: 's', valueType: 'double', group: 'pressure',
+    description: 'Time tasks stalled on a resource (PSI), by resource and type', pointAttributes: ['pressure.resource', 'pressure.type'],
+    source: { v1: 'the task\'s cgroup2 twin on hybrid hosts (`/sys/fs/cgroup/unified/...`)', v2: '`{cpu,memory,io}.pressure` `total=` (µs)' },
+    read: (s, emit) => pressure(s.pressure, emit),
+  },
+  {
+    name: 'container.uptime', kind: 'gauge', unit: 's', valueType: 'double', group: 'uptime',
+    description: 'Time since the task started (add() or the start time given)', pointAttributes: [],
+    source: { v1: 'time since `add()` (or the start time given)', v2: 'same' },
+    read: (_s, emit, ctx) => emit(Math.max(0, (ctx.timeMs - ctx.startTimeMs) / 1000)),
+  },
+];
+
+/** The component's own metrics. */
+export interface SelfMetricDefinition {
+  name: string;
+  kind: MetricKind;
+  unit: string;
+  description: string;
+  valueType: 'int' | 'double';
+}
+export const SELF_METRICS = {
+  tasks: { name: 'cgroup_metrics.tasks', kind: 'updowncounter', unit: '{task}', valueType: 'int', description: 'Tasks registered now' },
+  duration: { name: 'cgroup_metrics.collection.duration', kind: 'gauge', unit: 's', valueType: 'double', description: 'Wall time of the last collection\'s cgroup reads' },
+  errors: { name: 'cgroup_metrics.read.errors', kind: 'counter', unit: '{error}', valueType: 'int', description: 'Failed reads, by error.type (ENOENT, EACCES, timeout, parse, ...)' },
+  pending: { name: 'cgroup_metrics.final_readings.pending', kind: 'updowncounter', unit: '{reading}', valueType: 'int', description: 'Final readings waiting for delivery' },
+  dropped: { name: 'cgroup_metrics.final_readings.dropped', kind: 'counter', unit: '{reading}', valueType: 'int', description: 'Final readings dropped because the queue was full' },
+} as const satisfies Record<string, SelfMetricDefinition>;
+
+/** The catalog rows for a set of groups. */
+export function catalogFor(groups: ReadonlySet<MetricGroup>): MetricDefinition[] {
+  return CATALOG.filter((d) => groups.has(d.group));
+}

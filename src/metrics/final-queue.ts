@@ -1,0 +1,91 @@
+/**
+ * The pending-final-readings queue: bounded, multi-consumer. Every consumer (one per reader)
+ * has its own cursor, so each final reading reaches each consumer exactly once; an entry is
+ * freed once every registered consumer has taken it. containerd's 2017 version was a single
+ * channel drained by whichever scrape came first, so a second scraper never saw it.
+ */
+export interface QueueConsumer {
+  /** Sequence number of the next entry this consumer has not taken. */
+  cursor: number;
+}
+
+export class FinalQueue<T> {
+  private items: T[] = [];
+  private head = 0;
+  /** Sequence number of items[head]. */
+  private firstSeq = 0;
+  private readonly consumers = new Set<QueueConsumer>();
+  /** Entries dropped because the queue was full, since creation. */
+  dropped = 0;
+
+  constructor(readonly capacity: number) {}
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  get nextSeq(): number {
+    return this.firstSeq + this.size;
+  }
+
+  push(item: T): void {
+    if (this.size >= this.capacity) {
+      (this.items as Array<T | undefined>)[this.head] = undefined;
+      this.head++;
+      this.firstSeq++;
+      this.dropped++;
+    }
+    this.items.push(item);
+    this.compact();
+  }
+
+  /** A new consumer starts with every entry still pending. */
+  register(): QueueConsumer {
+    const c = { cursor: this.firstSeq };
+    this.consumers.add(c);
+    return c;
+  }
+
+  unregister(c: QueueConsumer): void {
+    this.consumers.delete(c);
+    this.trim();
+  }
+
+  /**
+   * The entries this consumer has not taken yet, oldest first. `accept` may stop the walk
+   * (return false) to leave the rest for the consumer's next take.
+   */
+  peek(c: QueueConsumer, accept: (item: T) => boolean): number {
+    let seq = Math.max(c.cursor, this.firstSeq);
+    const end = this.nextSeq;
+    for (; seq < end; seq++) {
+      if (!accept(this.items[this.head + seq - this.firstSeq] as T)) break;
+    }
+    return seq;
+  }
+
+  /** Marks entries before `seq` as taken by `c`, and frees what every consumer has taken. */
+  advance(c: QueueConsumer, seq: number): void {
+    c.cursor = seq;
+    this.trim();
+  }
+
+  private trim(): void {
+    if (this.consumers.size === 0) return; // nobody has read them yet: keep (bounded)
+    let min = Infinity;
+    for (const c of this.consumers) min = Math.min(min, c.cursor);
+    while (this.firstSeq < min && this.size > 0) {
+      (this.items as Array<T | undefined>)[this.head] = undefined;
+      this.head++;
+      this.firstSeq++;
+    }
+    this.compact();
+  }
+
+  private compact(): void {
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
