@@ -1,13 +1,9 @@
 #!/usr/bin/env node
-import { CgroupMetricsError } from '../errors.ts';
+import { CgroupMetricsError, ConfigError } from '../errors.ts';
+import { AGENT_HELP, agentCommand } from './agent-command.ts';
+import { collectCommand } from './collect-command.ts';
 import { statsCommand } from './stats-command.ts';
 import { UsageError } from './usage-error.ts';
-
-const HELP = `Usage: otel-cgroup-metrics <command> [options]
-
-Commands:
-  stats CGROUP    print what the reader sees for one cgroup (see: stats --help)
-`;
 
 /** Runs the command line; returns the exit code: 0 ok, 1 runtime error, 2 usage error. */
 export async function main(argv: string[]): Promise<number> {
@@ -15,17 +11,21 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const [cmd, ...rest] = argv;
     if (cmd === 'stats') return statsCommand(rest, out);
-    if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
-      out(HELP);
-      return cmd === undefined ? 2 : 0;
+    if (cmd === 'collect') return await collectCommand(rest, out);
+    if (cmd === 'help') {
+      out(AGENT_HELP);
+      return 0;
     }
-    throw new UsageError(`unknown command ${JSON.stringify(cmd)}; see --help`);
+    if (cmd !== undefined && !cmd.startsWith('-')) throw new UsageError(`unknown command ${JSON.stringify(cmd)}; see --help`);
+    return await agentCommand(argv);
   } catch (err) {
     const e = err as Error & { code?: string };
-    const usage = err instanceof UsageError || (typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS'));
+    const usage = err instanceof UsageError || err instanceof ConfigError || (typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS'));
     process.stderr.write(`otel-cgroup-metrics: ${usage || err instanceof CgroupMetricsError ? e.message : (e.stack ?? e.message)}\n`);
     return usage ? 2 : 1;
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// The agent may leave sockets of a failed export behind; the exit code is final.
+process.stdout.write('', () => process.exit(code));

@@ -26,6 +26,12 @@ export interface CgroupMetricsOptions {
   mounts?: CgroupMounts;
   /** Longest run of synchronous cgroupfs reads before yielding to the event loop. Default 5 ms. */
   sliceMs?: number;
+  /**
+   * When a registered task's cgroup disappears: `report` (default) counts it once and keeps
+   * the task registered; `stop` also stops it, queueing its last periodic reading as the
+   * final one (the agent's choice: nobody else will call stop()).
+   */
+  onGone?: 'report' | 'stop';
 }
 
 export interface AddTaskOptions {
@@ -91,6 +97,7 @@ export class CgroupMetrics {
   readonly collectTimeoutMs: number;
   readonly startTimeMs = Date.now();
   private readonly sliceMs: number;
+  private readonly stopWhenGone: boolean;
   private mountsValue: CgroupMounts | undefined;
   private readonly root: string | undefined;
   private readonly registry = new Map<string, Task>();
@@ -112,6 +119,7 @@ export class CgroupMetrics {
     this.queue = new FinalQueue(max);
     this.collectTimeoutMs = options.collectTimeoutMs ?? 5_000;
     this.sliceMs = options.sliceMs ?? 5;
+    this.stopWhenGone = options.onGone === 'stop';
     this.mountsValue = options.mounts;
     this.root = options.root;
   }
@@ -158,6 +166,16 @@ export class CgroupMetrics {
       this.stopRequests.push({ task, resolve });
       if (!this.draining) void this.drainStops();
     });
+  }
+
+  /** The registered tasks' ids. */
+  tasks(): Array<{ id: string; namespace: string }> {
+    return [...this.registry.values()].map((t) => ({ id: t.id, namespace: t.namespace }));
+  }
+
+  /** Stops every registered task (shutdown): each gets its final reading. */
+  stopAll(): Promise<StopResult[]> {
+    return Promise.all(this.tasks().map((t) => this.stop(t.id, t.namespace)));
   }
 
   /** Forgets a task without a final reading. Unknown tasks are ignored; returns whether one was removed. */
@@ -265,6 +283,11 @@ export class CgroupMetrics {
         if (!task.goneReported) {
           task.goneReported = true;
           this.countError('ENOENT');
+        }
+        if (this.stopWhenGone && !task.ended && this.registry.get(task.key) === task) {
+          this.registry.delete(task.key);
+          task.ended = true;
+          if (task.lastStats) this.queue.push({ task, stats: task.lastStats, timeMs: task.lastTimeMs, source: 'last-known' });
         }
         continue;
       }

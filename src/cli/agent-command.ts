@@ -1,0 +1,105 @@
+import { parseArgs } from 'node:util';
+import { resolveExportConfig, type ExportFlags } from '../export/config.ts';
+import { startExportPipeline, type ExportPipeline } from '../export/pipeline.ts';
+import { agentResource } from '../export/resource.ts';
+import { CgroupMetrics } from '../metrics/cgroup-metrics.ts';
+import { ENGINE_HELP, ENGINE_OPTIONS, addTasks, engineOptions, type EngineFlags } from './engine-flags.ts';
+
+export const EXPORT_OPTIONS = {
+  exporter: { type: 'string' },
+  'prometheus-host': { type: 'string' },
+  'prometheus-port': { type: 'string' },
+  'prometheus-path': { type: 'string' },
+  'no-unit-suffixes': { type: 'boolean' },
+  'otlp-endpoint': { type: 'string' },
+  'otlp-protocol': { type: 'string' },
+  'otlp-header': { type: 'string', multiple: true },
+  'otlp-compression': { type: 'string' },
+  'otlp-timeout': { type: 'string' },
+  'otlp-temporality': { type: 'string' },
+  interval: { type: 'string' },
+} as const;
+
+export const AGENT_HELP = `Usage: otel-cgroup-metrics [options]
+       otel-cgroup-metrics stats CGROUP [--root DIR] [--json]      (see stats --help)
+       otel-cgroup-metrics collect [options] [--format prometheus|json]
+
+Runs the agent: reads the tasks' cgroups at every collection and exports them. When a task's
+cgroup disappears, or on SIGTERM/SIGINT, its last reading is queued and delivered to every
+exporter before its series go away; shutdown pushes what is pending.
+
+Exporters (flags win over the OTEL_* variables):
+  --exporter LIST            prometheus, otlp, console, none, comma-separated
+                             [OTEL_METRICS_EXPORTER; default prometheus]
+  --prometheus-host HOST     [OTEL_EXPORTER_PROMETHEUS_HOST; default localhost; 0.0.0.0 for all]
+  --prometheus-port PORT     [OTEL_EXPORTER_PROMETHEUS_PORT; default 9464]
+  --prometheus-path PATH     default /metrics
+  --no-unit-suffixes         container_cpu_time_total instead of container_cpu_time_seconds_total
+  --otlp-endpoint URL        full metrics URL, e.g. http://collector:4318/v1/metrics
+                             [OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT + /v1/metrics;
+                             default http://localhost:4318/v1/metrics]
+  --otlp-protocol P          http/protobuf or http/json
+                             [OTEL_EXPORTER_OTLP_METRICS_PROTOCOL, OTEL_EXPORTER_OTLP_PROTOCOL; default http/protobuf]
+  --otlp-header K=V          repeatable [OTEL_EXPORTER_OTLP_METRICS_HEADERS, OTEL_EXPORTER_OTLP_HEADERS]
+  --otlp-compression C       gzip or none [OTEL_EXPORTER_OTLP_METRICS_COMPRESSION, OTEL_EXPORTER_OTLP_COMPRESSION]
+  --otlp-timeout MS          one request's timeout [OTEL_EXPORTER_OTLP_METRICS_TIMEOUT, OTEL_EXPORTER_OTLP_TIMEOUT; default 10000]
+  --otlp-temporality T       cumulative, delta or lowmemory
+                             [OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE; default cumulative]
+  --interval MS              push interval [OTEL_METRIC_EXPORT_INTERVAL; default 60000]
+                             (one push may take OTEL_METRIC_EXPORT_TIMEOUT, default 30000)
+
+Resource: service.name from OTEL_SERVICE_NAME (default otel-cgroup-metrics), host.name, and
+OTEL_RESOURCE_ATTRIBUTES.
+
+${ENGINE_HELP}
+Exit codes: 0 after a clean shutdown, 1 runtime error (unreadable root, missing cgroup, port in
+use), 2 usage error (bad flag, unknown exporter).
+`;
+
+type AgentFlags = EngineFlags & ExportFlags & { help?: boolean };
+
+function log(line: string): void {
+  process.stderr.write(`otel-cgroup-metrics: ${line}\n`);
+}
+
+/** The agent: runs until SIGTERM/SIGINT; resolves with the exit code. */
+export async function agentCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { ...ENGINE_OPTIONS, ...EXPORT_OPTIONS, help: { type: 'boolean', short: 'h' } }, allowPositionals: false });
+  const flags = values as AgentFlags;
+  if (flags.help) {
+    process.stdout.write(AGENT_HELP);
+    return 0;
+  }
+  // Everything that can be refused is checked before anything starts.
+  const config = resolveExportConfig(flags);
+  const engine = new CgroupMetrics({ ...engineOptions(flags), onGone: 'stop' });
+  addTasks(engine, flags.task ?? []);
+  const pipeline: ExportPipeline = await startExportPipeline(engine, config, agentResource(), log);
+
+  if (engine.size === 0) log('no task given (--task NAMESPACE/ID=CGROUP): serving self-observability metrics only');
+  else log(`collecting ${engine.size} task(s) on a ${engine.mounts.mode} cgroup host`);
+  if (pipeline.prometheus) log(`Prometheus metrics at ${pipeline.prometheus.url}`);
+  if (config.exporters.includes('otlp')) log(`pushing OTLP (${config.otlp.protocol}) every ${config.intervalMs} ms to ${config.otlp.endpoint ?? process.env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318'}`);
+  if (config.exporters.length === 0) log('no exporter configured (none): reading only');
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        log(`${signal} again: exiting without flushing`);
+        process.exit(1);
+      }
+      stopping = true;
+      log(`${signal}: taking final readings and flushing`);
+      void (async () => {
+        const results = await engine.stopAll();
+        await pipeline.shutdown();
+        log(`stopped ${results.length} task(s); flushed`);
+        resolve(0);
+      })();
+    };
+    // A second signal while flushing forces the exit.
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
