@@ -11,3 +11,9 @@ export { resolveCgroup, normalizeCgroupPath, type CgroupSpec } from './cgroup/re
 export { hostCgroupMounts, cgroupMountsFromDirectory, cgroupMountsFromMountInfo, type CgroupMounts, type CgroupMode, type Hierarchy } from './cgroup/mounts.ts';
 export { FileReader } from './cgroup/file-reader.ts';
 export * from './cgroup/types.ts';
+export { resolveExportConfig, parseExporters, type ExportConfig, type ExportFlags, type ExporterName, type OtlpProtocol, type TemporalityPreference } from './export/config.ts';
+export { startExportPipeline, type ExportPipeline, type Logger } from './export/pipeline.ts';
+export { startPrometheusEndpoint, EndpointStartError, type PrometheusEndpoint } from './export/prometheus.ts';
+export { createOtlpExporter, createPushReader } from './export/otlp.ts';
+export { prometheusNamingProducer, withUnitSuffix, unitSuffix } from './export/prometheus-naming.ts';
+export { agentResource } from './export/resource.ts';
