@@ -336,6 +336,7 @@ export const SELF_METRICS = {
   duration: { name: 'cgroup_metrics.collection.duration', kind: 'gauge', unit: 's', valueType: 'double', description: 'Wall time of the last collection\'s cgroup reads' },
   errors: { name: 'cgroup_metrics.read.errors', kind: 'counter', unit: '{error}', valueType: 'int', description: 'Failed reads, by error.type (ENOENT, EACCES, timeout, parse, ...)' },
   pending: { name: 'cgroup_metrics.final_readings.pending', kind: 'updowncounter', unit: '{reading}', valueType: 'int', description: 'Final readings waiting for delivery' },
+  missed: { name: 'cgroup_metrics.final_readings.missed', kind: 'counter', unit: '{reading}', valueType: 'int', description: 'Stopped tasks whose cgroup was gone before the final read: their last periodic reading (or nothing) went out instead' },
   dropped: { name: 'cgroup_metrics.final_readings.dropped', kind: 'counter', unit: '{reading}', valueType: 'int', description: 'Final readings dropped because the queue was full' },
 } as const satisfies Record<string, SelfMetricDefinition>;
 

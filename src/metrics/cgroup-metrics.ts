@@ -71,6 +71,7 @@ export interface SelfSnapshot {
   errors: ReadonlyMap<string, number>;
   pending: number;
   dropped: number;
+  missed: number;
 }
 
 interface CycleOutcome {
@@ -103,6 +104,7 @@ export class CgroupMetrics {
   private readonly registry = new Map<string, Task>();
   private readonly queue: FinalQueue<FinalReading>;
   private readonly errorCounts = new Map<string, number>();
+  private missedFinals = 0;
   private lastCycleMs = 0;
   private inflight: Promise<CycleOutcome> | undefined;
   private stopRequests: StopRequest[] = [];
@@ -240,6 +242,7 @@ export class CgroupMetrics {
       errors: new Map(this.errorCounts),
       pending: this.queue.size,
       dropped: this.queue.dropped,
+      missed: this.missedFinals,
     };
   }
 
@@ -287,6 +290,7 @@ export class CgroupMetrics {
         if (this.stopWhenGone && !task.ended && this.registry.get(task.key) === task) {
           this.registry.delete(task.key);
           task.ended = true;
+          this.missedFinals++;
           if (task.lastStats) this.queue.push({ task, stats: task.lastStats, timeMs: task.lastTimeMs, source: 'last-known' });
         }
         continue;
@@ -332,6 +336,7 @@ export class CgroupMetrics {
       this.queue.push({ task, stats: r.stats, timeMs: r.timeMs, source: 'read' });
       return { source: 'read', timeMs: r.timeMs, stats: r.stats };
     }
+    this.missedFinals++;
     if (task.lastStats) {
       this.queue.push({ task, stats: task.lastStats, timeMs: task.lastTimeMs, source: 'last-known' });
       return { source: 'last-known', timeMs: task.lastTimeMs, stats: task.lastStats };

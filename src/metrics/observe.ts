@@ -28,13 +28,7 @@ function create(meter: Meter, def: { name: string; kind: MetricKind; unit: strin
 export function observeInstruments(engine: CgroupMetrics, meter: Meter): ObserveHandle {
   const defs = engine.definitions;
   const instruments = defs.map((d) => create(meter, d));
-  const self = {
-    tasks: create(meter, SELF_METRICS.tasks),
-    duration: create(meter, SELF_METRICS.duration),
-    errors: create(meter, SELF_METRICS.errors),
-    pending: create(meter, SELF_METRICS.pending),
-    dropped: create(meter, SELF_METRICS.dropped),
-  };
+  const self = Object.fromEntries(Object.entries(SELF_METRICS).map(([k, d]) => [k, create(meter, d)])) as Record<keyof typeof SELF_METRICS, Observable>;
   const all = [...instruments, ...Object.values(self)];
   const consumer = engine.registerConsumer();
   const empty: Attributes = {};
@@ -47,6 +41,7 @@ export function observeInstruments(engine: CgroupMetrics, meter: Meter): Observe
       result.observe(self.duration, snap.self.collectionDurationS, empty);
       for (const [type, n] of snap.self.errors) result.observe(self.errors, n, errorTypeAttrs(type));
       result.observe(self.pending, snap.self.pending, empty);
+      result.observe(self.missed, snap.self.missed, empty);
       result.observe(self.dropped, snap.self.dropped, empty);
     } catch (err) {
       // A throw would drop every observation of this collection; report and keep what we have.
@@ -55,7 +50,7 @@ export function observeInstruments(engine: CgroupMetrics, meter: Meter): Observe
   };
   meter.addBatchObservableCallback(callback, all);
   return {
-    instruments: new Map(defs.map((d, i) => [d.name, instruments[i] as Observable] as const).concat(Object.values(SELF_METRICS).map((d, i) => [d.name, Object.values(self)[i] as Observable] as const))),
+    instruments: new Map([...defs.map((d, i) => [d.name, instruments[i] as Observable] as const), ...Object.entries(SELF_METRICS).map(([k, d]) => [d.name, self[k as keyof typeof SELF_METRICS]] as const)]),
     unregister() {
       meter.removeBatchObservableCallback(callback, all);
       engine.unregisterConsumer(consumer);

@@ -145,6 +145,7 @@ export class CgroupMetricProducer implements MetricProducer {
     const errors = [...self.errors].map(([type, n]) => point(SELF_METRICS.errors, n, errorTypeAttrs(type)));
     if (errors.length) metrics.push(this.metric(SELF_METRICS.errors, errors));
     metrics.push(this.metric(SELF_METRICS.pending, [point(SELF_METRICS.pending, self.pending)]));
+    metrics.push(this.metric(SELF_METRICS.missed, [point(SELF_METRICS.missed, self.missed)]));
     metrics.push(this.metric(SELF_METRICS.dropped, [point(SELF_METRICS.dropped, self.dropped)]));
   }
 }
