@@ -56,7 +56,14 @@ class Reading {
     const file = `${dir}/${name}`;
     if (this.state.absent.has(file)) return undefined;
     try {
-      return this.reader.read(file);
+      const t = this.reader.read(file);
+      // A FIFO or device planted in the tree reads as empty (O_NONBLOCK, no writer): report it
+      // instead of passing it on as an empty file. Only empty reads pay for the stat.
+      if (t === '' && !fs.statSync(file).isFile()) {
+        this.parseError(dir, name, 'not a regular file');
+        return undefined;
+      }
+      return t;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
       if (code === 'ENOENT' || code === 'ENODEV') {

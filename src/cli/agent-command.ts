@@ -1,9 +1,12 @@
 import { parseArgs } from 'node:util';
+import { DEFAULT_LAYOUTS, layoutsFrom } from '../discovery/layouts.ts';
+import { Discovery } from '../discovery/watcher.ts';
 import { resolveExportConfig, type ExportFlags } from '../export/config.ts';
 import { startExportPipeline, type ExportPipeline } from '../export/pipeline.ts';
 import { agentResource } from '../export/resource.ts';
 import { CgroupMetrics } from '../metrics/cgroup-metrics.ts';
 import { ENGINE_HELP, ENGINE_OPTIONS, addTasks, engineOptions, type EngineFlags } from './engine-flags.ts';
+import { UsageError } from './usage-error.ts';
 
 export const EXPORT_OPTIONS = {
   exporter: { type: 'string' },
@@ -18,6 +21,15 @@ export const EXPORT_OPTIONS = {
   'otlp-timeout': { type: 'string' },
   'otlp-temporality': { type: 'string' },
   interval: { type: 'string' },
+} as const;
+
+export const DISCOVERY_OPTIONS = {
+  'no-discovery': { type: 'boolean' },
+  layouts: { type: 'string' },
+  'layout-pattern': { type: 'string', multiple: true },
+  'rescan-interval': { type: 'string' },
+  'empty-poll-interval': { type: 'string' },
+  verbose: { type: 'boolean', short: 'v' },
 } as const;
 
 export const AGENT_HELP = `Usage: otel-cgroup-metrics [options]
@@ -48,6 +60,18 @@ Exporters (flags win over the OTEL_* variables):
   --interval MS              push interval [OTEL_METRIC_EXPORT_INTERVAL; default 60000]
                              (one push may take OTEL_METRIC_EXPORT_TIMEOUT, default 30000)
 
+Discovery (on unless --no-discovery): containers are found by their cgroup layout, added when
+their cgroup appears (inotify) and given their final reading when cgroup.events says
+\`populated 0\` (cgroup v2, and the cgroup2 mirror runc makes on hybrid hosts) or, on a pure v1
+host, when cgroup.procs turns empty.
+  --no-discovery             only the --task tasks
+  --layouts LIST             default ${DEFAULT_LAYOUTS.join(',')}; also systemd (system.slice/*.service)
+  --layout-pattern REGEX     a custom layout (repeatable): a regular expression over the cgroup path with
+                             named groups id and optionally namespace, e.g. '^/jobs/(?<namespace>[^/]+)/(?<id>[^/]+)$'
+  --rescan-interval MS       full rescan, the backstop for missed events (default 10000)
+  --empty-poll-interval MS   pure v1 hosts: how often cgroup.procs is checked (default 1000)
+  -v, --verbose              log every task added and stopped
+
 Resource: service.name from OTEL_SERVICE_NAME (default otel-cgroup-metrics), host.name, and
 OTEL_RESOURCE_ATTRIBUTES.
 
@@ -56,7 +80,23 @@ Exit codes: 0 after a clean shutdown, 1 runtime error (unreadable root, missing 
 use), 2 usage error (bad flag, unknown exporter).
 `;
 
-type AgentFlags = EngineFlags & ExportFlags & { help?: boolean };
+type AgentFlags = EngineFlags &
+  ExportFlags & {
+    help?: boolean;
+    'no-discovery'?: boolean;
+    layouts?: string;
+    'layout-pattern'?: string[];
+    'rescan-interval'?: string;
+    'empty-poll-interval'?: string;
+    verbose?: boolean;
+  };
+
+function positiveMs(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive integer (ms), got ${JSON.stringify(v)}`);
+  return n;
+}
 
 function log(line: string): void {
   process.stderr.write(`otel-cgroup-metrics: ${line}\n`);
@@ -64,7 +104,7 @@ function log(line: string): void {
 
 /** The agent: runs until SIGTERM/SIGINT; resolves with the exit code. */
 export async function agentCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { ...ENGINE_OPTIONS, ...EXPORT_OPTIONS, help: { type: 'boolean', short: 'h' } }, allowPositionals: false });
+  const { values } = parseArgs({ args: argv, options: { ...ENGINE_OPTIONS, ...EXPORT_OPTIONS, ...DISCOVERY_OPTIONS, help: { type: 'boolean', short: 'h' } }, allowPositionals: false });
   const flags = values as AgentFlags;
   if (flags.help) {
     process.stdout.write(AGENT_HELP);
@@ -73,11 +113,29 @@ export async function agentCommand(argv: string[]): Promise<number> {
   // Everything that can be refused is checked before anything starts.
   const config = resolveExportConfig(flags);
   const engine = new CgroupMetrics({ ...engineOptions(flags), onGone: 'stop' });
+  const layouts = flags['no-discovery'] ? [] : layoutsFrom(flags.layouts === undefined ? DEFAULT_LAYOUTS : flags.layouts.split(',').map((l) => l.trim()).filter(Boolean), flags['layout-pattern'] ?? []);
+  const rescanIntervalMs = positiveMs(flags['rescan-interval'], '--rescan-interval');
+  const emptyPollMs = positiveMs(flags['empty-poll-interval'], '--empty-poll-interval');
   addTasks(engine, flags.task ?? []);
   const pipeline: ExportPipeline = await startExportPipeline(engine, config, agentResource(), log);
 
-  if (engine.size === 0) log('no task given (--task NAMESPACE/ID=CGROUP): serving self-observability metrics only');
-  else log(`collecting ${engine.size} task(s) on a ${engine.mounts.mode} cgroup host`);
+  let discovery: Discovery | undefined;
+  if (layouts.length > 0) {
+    discovery = new Discovery(engine, {
+      layouts,
+      ...(rescanIntervalMs ? { rescanIntervalMs } : {}),
+      ...(emptyPollMs ? { emptyPollMs } : {}),
+      onEvent: (e) => {
+        if (e.type === 'error') log(`discovery: ${e.path}: ${e.message}`);
+        else if (flags.verbose && e.type === 'added') log(`task ${e.task.namespace}/${e.task.id} added (${e.task.layout}, ${e.path})`);
+        else if (flags.verbose && e.type === 'stopped') log(`task ${e.task.namespace}/${e.task.id} stopped (${e.trigger}): final reading ${e.result.source}`);
+      },
+    });
+    discovery.start();
+    log(`discovering ${layouts.map((l) => l.name).join(', ')} tasks on a ${engine.mounts.mode} cgroup host: ${discovery.taskCount} found, ${discovery.watchCount} watches`);
+  }
+  if (engine.size === 0 && !discovery) log('no task given (--task NAMESPACE/ID=CGROUP) and discovery is off: serving self-observability metrics only');
+  else if (flags.task?.length) log(`collecting ${flags.task.length} --task task(s) on a ${engine.mounts.mode} cgroup host`);
   if (pipeline.prometheus) log(`Prometheus metrics at ${pipeline.prometheus.url}`);
   if (config.exporters.includes('otlp')) log(`pushing OTLP (${config.otlp.protocol}) every ${config.intervalMs} ms to ${config.otlp.endpoint ?? process.env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318'}`);
   if (config.exporters.length === 0) log('no exporter configured (none): reading only');
@@ -92,6 +150,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
       stopping = true;
       log(`${signal}: taking final readings and flushing`);
       void (async () => {
+        discovery?.close();
         const results = await engine.stopAll();
         await pipeline.shutdown();
         log(`stopped ${results.length} task(s); flushed`);

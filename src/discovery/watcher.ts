@@ -44,6 +44,8 @@ interface Known {
 export class Discovery {
   private readonly dirWatches = new Map<string, fs.FSWatcher>();
   private readonly known = new Map<string, Known>();
+  /** Task directories already given their final reading but not yet removed: never re-added. */
+  private readonly ended = new Set<string>();
   private rescanTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -149,12 +151,13 @@ export class Discovery {
       // Removed: a task whose final reading was not taken falls back to its last periodic reading.
       const k = this.known.get(rel);
       if (k) void this.finish(k, 'removed');
+      this.ended.delete(rel);
       for (const w of [...this.dirWatches.keys()]) if (w === rel || w.startsWith(`${rel}/`)) this.unwatchDir(w);
     }
   }
 
   private addTask(rel: string, task: DiscoveredTask): void {
-    if (this.known.has(rel)) return;
+    if (this.known.has(rel) || this.ended.has(rel)) return;
     let cgroup: TaskCgroup;
     try {
       cgroup = resolveCgroup(this.engine.mounts, rel);
@@ -231,6 +234,7 @@ export class Discovery {
     k.stopping = true;
     k.eventsWatch?.close();
     this.known.delete(k.path);
+    if (trigger !== 'removed') this.ended.add(k.path);
     if (!this.engine.has(k.task.id, k.task.namespace)) return;
     const result = await this.engine.stop(k.task.id, k.task.namespace);
     this.options.onEvent?.({ type: 'stopped', task: k.task, path: k.path, result, trigger });
@@ -244,6 +248,7 @@ export class Discovery {
       else if (this.hasEnded(k)) void this.finish(k, k.eventsFile ? 'populated' : 'empty');
     }
     for (const rel of [...this.dirWatches.keys()]) if (!fs.existsSync(this.abs(rel))) this.unwatchDir(rel);
+    for (const rel of [...this.ended]) if (!fs.existsSync(this.abs(rel))) this.ended.delete(rel);
     this.scan('/');
   }
 }
