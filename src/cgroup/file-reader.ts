@@ -2,6 +2,8 @@ import * as fs from 'node:fs';
 
 // libuv adds O_CLOEXEC itself.
 const FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
+/** No cgroup file comes near this; a device planted in a tree (/dev/zero) would otherwise never end. */
+const MAX_FILE_BYTES = 4 << 20;
 
 /**
  * Synchronous open/read/close into one reused buffer: ~9 µs a cgroupfs file here, within 10%
@@ -30,6 +32,9 @@ export class FileReader {
         n += r;
         // kernfs/seq_file fills the buffer unless at EOF: a short read ends the file without a second syscall.
         if (r < room) break;
+        if (this.buf.length >= MAX_FILE_BYTES) {
+          throw Object.assign(new Error(`${file} is larger than ${MAX_FILE_BYTES} bytes: not a cgroup file`), { code: 'EFBIG' });
+        }
         const bigger = Buffer.allocUnsafe(this.buf.length * 2);
         this.buf.copy(bigger, 0, 0, n);
         this.buf = bigger;

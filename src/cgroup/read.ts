@@ -184,6 +184,7 @@ function readV1Disk(r: Reading, dir: string): DiskStats | undefined {
     if (bytesText === undefined) continue;
     seen = true;
     const bytes = parseBlkio(bytesText);
+    if (bytes.length === 0 && bytesText.trim() !== '' && !/^Total \d+$/m.test(bytesText)) r.parseError(dir, src.bytes, 'no "MAJ:MIN Op value" row and no Total line');
     if (bytes.length === 0) continue; // `Total 0` only: fall through to the next source
     const opsText = r.text(dir, src.ops);
     const ops = opsText === undefined ? [] : parseBlkio(opsText);
@@ -316,9 +317,11 @@ function readV2(r: Reading, dir: string, groups: ReadonlySet<MetricGroup>, state
   }
   if (groups.has('disk')) {
     const t = r.text(dir, 'io.stat');
+    const lines = t === undefined ? [] : parseNestedKeyed(t);
+    if (t !== undefined && lines.length === 0 && t.trim() !== '') r.parseError(dir, 'io.stat', 'no "MAJ:MIN key=value" line');
     if (t !== undefined) {
       s.disk = {
-        devices: parseNestedKeyed(t).map((l) => ({
+        devices: lines.map((l) => ({
           major: l.major,
           minor: l.minor,
           readBytes: l.values.get('rbytes') ?? 0,

@@ -83,8 +83,6 @@ export interface V1CpuStats {
   /** cpuacct.usage_user / usage_sys, ns. */
   usageUserNs?: number;
   usageSysNs?: number;
-  /** cpuacct.usage, ns. */
-  usageNs?: number;
   /** cpuacct.stat, USER_HZ ticks: read only when usage_user/usage_sys are absent. */
   userTicks?: number;
   systemTicks?: number;
@@ -105,9 +103,6 @@ export interface V1MemoryStats {
   maxUsage?: number;
   failcnt?: number;
   memswUsage?: number;
-  memswLimit?: number;
-  memswMaxUsage?: number;
-  memswFailcnt?: number;
   oomKill?: number;
   underOom?: number;
   stat?: Partial<Record<V1MemoryStatKey, number>>;

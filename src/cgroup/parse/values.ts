@@ -43,7 +43,8 @@ export function parseLimit(text: string): number | undefined {
   if (t === 'max' || t === '-1') return Infinity;
   const v = parseInteger(t);
   if (v === undefined || v < 0) return undefined;
-  return v >= UNLIMITED_THRESHOLD ? Infinity : v;
+  // Number() rounds 2^62 - 256 .. 2^62 - 1 up to 2^62: compare exactly (only for such large values).
+  return v >= UNLIMITED_THRESHOLD && BigInt(t) >= 2n ** 62n ? Infinity : v;
 }
 
 /** `Infinity` (no limit) becomes absent. */
