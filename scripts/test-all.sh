@@ -1,9 +1,47 @@
 #!/usr/bin/env bash
-# The whole test suite from a fresh clone: installs the real peers the tests talk to
-# (Debian packages and the unpacked Prometheus/promtool/VictoriaMetrics under .peers/),
-# the npm packages, then builds and runs every test. Needs root (real cgroups, apt).
+# The whole test suite from a fresh clone (the README's test command; .ci/run runs it too):
+# installs the real peers the tests talk to (scripts/install-peers.sh: Debian packages and the
+# unpacked Prometheus, promtool and VictoriaMetrics under .peers/), the npm packages (npm ci),
+# then builds and runs every test (npm test). Needs root (real cgroups, apt), no TTY, no stdin.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export DEBIAN_FRONTEND=noninteractive
+export npm_config_fund=false npm_config_audit=false npm_config_update_notifier=false
+export NO_UPDATE_NOTIFIER=1
+
+T0=$SECONDS
+step() { printf '\n=== [.ci/run %ss] %s\n' "$((SECONDS - T0))" "$*"; }
+
+# shellcheck disable=SC1091
+step "environment: $(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-unknown OS}"), $(uname -r), node $(node --version), npm $(npm --version), user $(id -un)"
+
+step "scripts/install-peers.sh"
 bash scripts/install-peers.sh
-npm ci
+
+step "npm ci"
+npm ci || {
+  echo "npm ci failed; trying once more in 10 s" >&2
+  sleep 10
+  npm ci
+}
+
+step "tool versions"
+first() { "$@" 2>&1 | head -n 1 || true; }
+echo "node              $(node --version)"
+echo "npm               $(npm --version)"
+echo "typescript        $(first npx --no-install tsc --version)"
+echo "prometheus        $(first .peers/bin/prometheus --version)"
+echo "promtool          $(first .peers/bin/promtool --version)"
+echo "victoria-metrics  $(grep '^victoria-metrics=' .peers/versions.txt | cut -d= -f2) (Debian package)"
+echo "otlp .proto       $(grep '^opentelemetry-proto=' .peers/versions.txt | cut -d= -f2) (Debian opentelemetry-proto)"
+echo "containerd        $(first containerd --version)"
+echo "runc              $(first runc --version)"
+echo "docker.io client  $(first /usr/bin/docker --version)"
+echo "dockerd           $(first dockerd --version)"
+echo "busybox           $(first busybox)"
+
+step "npm test"
 npm test
+
+step "done"
