@@ -17,6 +17,7 @@ import type { CgroupMetrics, SelfSnapshot } from './cgroup-metrics.ts';
 import type { QueueConsumer } from './final-queue.ts';
 import { visitPoints } from './points.ts';
 import { SCOPE } from './scope.ts';
+import type { Task } from './task.ts';
 
 export interface ProducerOptions {
   /**
@@ -42,6 +43,9 @@ function attrId(a: Attributes | undefined): number {
   return id;
 }
 
+/** How many collections a stopped task's delta state waits for its final reading (then it is dropped: bounded memory). */
+const MAX_FINAL_WAITS = 3;
+
 interface DeltaState {
   value: number;
   timeMs: number;
@@ -55,8 +59,12 @@ interface DeltaState {
 export class CgroupMetricProducer implements MetricProducer {
   private readonly consumer: QueueConsumer;
   private readonly temporality: Record<MetricKind, AggregationTemporality>;
-  /** Delta state per task incarnation (0 = self metrics); forgotten once a task is not seen. */
+  /** Delta state per task incarnation (0 = self metrics); forgotten once its task has ended and is not seen. */
   private deltas = new Map<number, Map<string, DeltaState>>();
+  /** The task of each incarnation in `deltas`. */
+  private deltaTasks = new Map<number, Task>();
+  /** Collections an ended task's state has waited for its final reading. */
+  private readonly finalWaits = new Map<number, number>();
   private closed = false;
 
   constructor(
@@ -80,6 +88,7 @@ export class CgroupMetricProducer implements MetricProducer {
     const defs = this.engine.definitions;
     const points: Array<Array<DataPoint<number>>> = defs.map(() => []);
     const seen = new Map<number, Map<string, DeltaState>>();
+    const seenTasks = new Map<number, Task>();
     visitPoints(defs, snap, (i, value, attributes, task, timeMs, pointAttributes) => {
       const def = defs[i];
       if (!def) return;
@@ -90,6 +99,7 @@ export class CgroupMetricProducer implements MetricProducer {
       }
       if (this.temporality[def.kind] === AggregationTemporality.DELTA) {
         const d = this.delta(seen, task.incarnation, `${i}:${attrId(pointAttributes)}`, value, timeMs, task.startTimeMs);
+        seenTasks.set(task.incarnation, task);
         (points[i] as Array<DataPoint<number>>).push({ startTime: millisToHrTime(d.startMs), endTime: end, attributes, value: d.value });
       } else {
         (points[i] as Array<DataPoint<number>>).push({ startTime: millisToHrTime(task.startTimeMs), endTime: end, attributes, value });
@@ -101,8 +111,26 @@ export class CgroupMetricProducer implements MetricProducer {
       if (dp.length > 0) metrics.push(this.metric(def, dp));
     });
     this.selfMetrics(snap.self, seen, metrics);
-    // Series not seen in this collection (stopped, removed, gone) lose their delta state: memory stays flat.
+    // A task still registered that this collection did not read (cut off by the deadline) keeps
+    // its state: its next delta continues the series instead of starting over at the task's
+    // start time and counting everything again.
+    // So does a stopped task whose final reading has not reached this reader yet (stopped during
+    // a read, its final read still queued behind a storm of stops): for a few collections.
+    const delivered = new Set(snap.finals.map((f) => f.task.incarnation));
+    for (const [incarnation, state] of this.deltas) {
+      const task = this.deltaTasks.get(incarnation);
+      if (!task || seen.has(incarnation) || delivered.has(incarnation)) continue;
+      const waits = (this.finalWaits.get(incarnation) ?? 0) + 1;
+      if (!task.ended || (task.stopping && waits <= MAX_FINAL_WAITS)) {
+        seen.set(incarnation, state);
+        seenTasks.set(incarnation, task);
+        if (task.ended) this.finalWaits.set(incarnation, waits);
+      }
+    }
+    for (const incarnation of this.finalWaits.keys()) if (!seenTasks.has(incarnation)) this.finalWaits.delete(incarnation);
+    // Series of ended tasks not seen in this collection (stopped, removed) lose their delta state: memory stays flat.
     this.deltas = seen;
+    this.deltaTasks = seenTasks;
     return { resourceMetrics: { resource: emptyResource(), scopeMetrics: [{ scope: SCOPE, metrics }] }, errors: [] };
   }
 

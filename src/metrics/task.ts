@@ -19,6 +19,8 @@ export class Task {
   goneReported = false;
   /** stop() or remove() was called: its live readings are no longer exported. */
   ended = false;
+  /** stop() was called: a final reading is (or was) on its way. */
+  stopping = false;
 
   constructor(
     readonly id: string,
