@@ -141,6 +141,9 @@ export async function agentCommand(argv: string[]): Promise<number> {
   if (config.exporters.length === 0) log('no exporter configured (none): reading only');
 
   return new Promise<number>((resolve) => {
+    // The push readers' timers are unref'd and an OTLP-only (or `none`) agent has no server:
+    // without a handle of its own the event loop would empty and Node exit with code 13.
+    const keepAlive = setInterval(() => {}, 1 << 30);
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopping) {
@@ -154,6 +157,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
         const results = await engine.stopAll();
         await pipeline.shutdown();
         log(`stopped ${results.length} task(s); flushed`);
+        clearInterval(keepAlive);
         resolve(0);
       })();
     };

@@ -21,7 +21,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     const e = err as Error & { code?: string };
     const usage = err instanceof UsageError || err instanceof ConfigError || (typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS'));
-    process.stderr.write(`otel-cgroup-metrics: ${usage || err instanceof CgroupMetricsError ? e.message : (e.stack ?? e.message)}\n`);
+    // One line: node:util parseArgs writes some of its messages over several lines.
+    process.stderr.write(`otel-cgroup-metrics: ${usage || err instanceof CgroupMetricsError ? e.message.replace(/\s*\n\s*/g, ' ') : (e.stack ?? e.message)}\n`);
     return usage ? 2 : 1;
   }
 }

@@ -102,13 +102,24 @@ export function resolveExportConfig(flags: ExportFlags, env: Env = process.env):
   const path = flags['prometheus-path'] ?? '/metrics';
   if (!path.startsWith('/')) throw new ConfigError(`--prometheus-path must start with /, got ${JSON.stringify(path)}`);
 
-  const protoText = flags['otlp-protocol'] ?? nonEmpty(env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL) ?? nonEmpty(env.OTEL_EXPORTER_OTLP_PROTOCOL);
-  const otlp: ExportConfig['otlp'] = { protocol: protoText === undefined ? 'http/protobuf' : parseProtocol(protoText, flags['otlp-protocol'] ? '--otlp-protocol' : 'OTEL_EXPORTER_OTLP_PROTOCOL') };
+  const protoSource: [string | undefined, string] =
+    flags['otlp-protocol'] !== undefined
+      ? [flags['otlp-protocol'], '--otlp-protocol']
+      : nonEmpty(env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL) !== undefined
+        ? [nonEmpty(env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL), 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL']
+        : [nonEmpty(env.OTEL_EXPORTER_OTLP_PROTOCOL), 'OTEL_EXPORTER_OTLP_PROTOCOL'];
+  const [protoText, protoWhat] = protoSource;
+  const otlp: ExportConfig['otlp'] = { protocol: protoText === undefined ? 'http/protobuf' : parseProtocol(protoText, protoWhat) };
   if (flags['otlp-endpoint'] !== undefined) {
+    let url: URL | undefined;
     try {
-      new URL(flags['otlp-endpoint']);
+      url = new URL(flags['otlp-endpoint']);
     } catch {
-      throw new ConfigError(`--otlp-endpoint ${JSON.stringify(flags['otlp-endpoint'])} is not a URL (e.g. http://collector:4318/v1/metrics)`);
+      url = undefined;
+    }
+    // `collector:4318` parses as a URL with the scheme `collector:`: only http(s) is an endpoint.
+    if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
+      throw new ConfigError(`--otlp-endpoint ${JSON.stringify(flags['otlp-endpoint'])} is not an http(s) URL (e.g. http://collector:4318/v1/metrics)`);
     }
     otlp.endpoint = flags['otlp-endpoint'];
   }

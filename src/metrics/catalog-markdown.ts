@@ -6,7 +6,7 @@ const KIND = { counter: 'counter', updowncounter: 'up-down counter', gauge: 'gau
 
 /** The Prometheus name the endpoint shows (unit suffix, `_total` on monotonic counters). */
 export function prometheusName(name: string, unit: string, kind: keyof typeof KIND): string {
-  const base = withUnitSuffix(name, unit, kind === 'gauge', kind === 'counter').replace(/[^a-zA-Z0-9_:]/g, '_');
+  const base = withUnitSuffix(name, unit, kind === 'gauge').replace(/[^a-zA-Z0-9_:]/g, '_');
   return kind === 'counter' && !base.endsWith('_total') ? `${base}_total` : base;
 }
 

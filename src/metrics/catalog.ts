@@ -282,7 +282,9 @@ export const CATALOG: readonly MetricDefinition[] = [
     read: (s, emit) => disk(s, emit, false),
   },
   {
-    name: 'container.pids.count', kind: 'updowncounter', unit: '{process}', valueType: 'int', group: 'pids',
+    // docker_stats calls it container.pids.count; `_count` is reserved for histograms and summaries
+    // in Prometheus (promtool refuses container_pids_count on a gauge), so the kernel's word.
+    name: 'container.pids.current', kind: 'updowncounter', unit: '{process}', valueType: 'int', group: 'pids',
     description: 'Processes and threads in the task', pointAttributes: [],
     source: { v1: '`pids.current`', v2: '`pids.current`' },
     read: field((s) => s.pids?.current, (s) => s.pids?.current),

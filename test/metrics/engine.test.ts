@@ -157,7 +157,7 @@ test('real v1 cgroup removed after a collection: stop() gives { source: "last-kn
   assert.equal(taskValue(fin, 'container.cpu.time', 'gone', { 'cpu.mode': 'user' }), ns.user / 1e9);
   assert.equal(taskValue(fin, 'container.cpu.time', 'gone', { 'cpu.mode': 'system' }), ns.sys / 1e9);
   assert.equal(taskValue(fin, 'container.memory.usage.limit', 'gone'), memLimit);
-  assert.equal(taskValue(fin, 'container.pids.count', 'gone'), 0);
+  assert.equal(taskValue(fin, 'container.pids.current', 'gone'), 0);
   assert.equal(hrMs(taskPoints(fin, 'container.cpu.time', 'gone')[0]?.endTime ?? [0, 0]), lastTime);
   assert.equal(selfValue(fin, 'cgroup_metrics.final_readings.missed'), 1);
   const after = await collect(r);

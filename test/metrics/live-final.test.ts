@@ -27,7 +27,7 @@ test('real v1 cgroup with a CPU burner: the final reading after stop() holds the
   cg.add({ id, cgroup: cgv1.path, startTime: start });
   cgv1.enter(burner.pid); // before the child starts burning: it waits for a line on stdin
   const before = await r1.collect();
-  assert.ok((taskValue(before.resourceMetrics, 'container.pids.count', id) ?? 0) >= 1, 'the child (and its threads) are in the cgroup');
+  assert.ok((taskValue(before.resourceMetrics, 'container.pids.current', id) ?? 0) >= 1, 'the child (and its threads) are in the cgroup');
 
   const burn = await burner.burn();
   const res = await cg.stop(id);
@@ -47,7 +47,7 @@ test('real v1 cgroup with a CPU burner: the final reading after stop() holds the
     close(user, ns.user / 1e9, 'user');
     close(sys, ns.sys / 1e9, 'system');
     close(user + sys, (ns.user + ns.sys) / 1e9, 'user + system');
-    assert.equal(taskValue(rm, 'container.pids.count', id), 0, 'the child has exited');
+    assert.equal(taskValue(rm, 'container.pids.current', id), 0, 'the child has exited');
     const p = taskPoints(rm, 'container.cpu.time', id)[0];
     assert.equal(hrMs(p?.startTime ?? [0, 0]), start);
     assert.equal(hrMs(p?.endTime ?? [0, 0]), res.timeMs);

@@ -140,7 +140,7 @@ test('two readers, one collecting 5x as often: each of 200 final readings reache
     const finalAt = new Map<string, number>();
     exp.getMetrics().forEach((rm, i) => {
       assertNoDuplicateSeries(rm);
-      for (const p of points(rm, 'container.pids.count')) {
+      for (const p of points(rm, 'container.pids.current')) {
         const id = String(p.attributes['container.id']);
         assert.ok(!finalAt.has(id) || finalAt.get(id) === i, `${name}: ${id} exported after its final reading`);
         if (p.value !== 0) continue;
@@ -187,7 +187,7 @@ test('after delivery the stopped task is absent from that reader\'s next collect
 
   const c2 = (await r2.collect()).resourceMetrics;
   assert.deepEqual([...idsIn(c2)].sort(), ['a', 'b', 'c'], 'r2 still gets b\'s final reading');
-  assert.equal(taskValue(c2, 'container.pids.count', 'b'), LOADED.pids);
+  assert.equal(taskValue(c2, 'container.pids.current', 'b'), LOADED.pids);
   assert.equal(selfValue(c2, 'cgroup_metrics.final_readings.pending'), 0);
   const c2b = (await r2.collect()).resourceMetrics;
   assert.deepEqual([...idsIn(c2b)].sort(), ['a', 'c']);

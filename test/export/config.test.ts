@@ -1,0 +1,211 @@
+/**
+ * Export configuration: flags win over the standard OTEL_* variables, which win over the
+ * defaults; every refusal is a ConfigError that names the flag or variable and the value.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConfigError } from '../../src/errors.ts';
+import { parseExporters, resolveExportConfig, type ExportFlags } from '../../src/export/config.ts';
+
+type Env = Record<string, string | undefined>;
+
+/** resolveExportConfig with an explicit environment (never the test process's own). */
+function resolve(flags: ExportFlags = {}, env: Env = {}): ReturnType<typeof resolveExportConfig> {
+  return resolveExportConfig(flags, env);
+}
+
+/** Asserts a ConfigError whose message matches every pattern. */
+function refuses(flags: ExportFlags, env: Env, ...patterns: RegExp[]): void {
+  assert.throws(
+    () => resolve(flags, env),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+      for (const p of patterns) assert.match(err.message, p);
+      return true;
+    },
+  );
+}
+
+describe('defaults', () => {
+  test('no flags, empty environment', () => {
+    assert.deepEqual(resolve(), {
+      exporters: ['prometheus'],
+      prometheus: { host: 'localhost', port: 9464, path: '/metrics', unitSuffixes: true },
+      otlp: { protocol: 'http/protobuf' },
+      intervalMs: 60_000,
+      exportTimeoutMs: 30_000,
+    });
+  });
+
+  test('empty and blank variables count as unset', () => {
+    const c = resolve({}, {
+      OTEL_METRICS_EXPORTER: '  ',
+      OTEL_EXPORTER_PROMETHEUS_HOST: '',
+      OTEL_EXPORTER_PROMETHEUS_PORT: ' ',
+      OTEL_EXPORTER_OTLP_PROTOCOL: '',
+      OTEL_METRIC_EXPORT_INTERVAL: '',
+      OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: '',
+    });
+    assert.deepEqual(c.exporters, ['prometheus']);
+    assert.equal(c.prometheus.host, 'localhost');
+    assert.equal(c.prometheus.port, 9464);
+    assert.equal(c.otlp.protocol, 'http/protobuf');
+    assert.equal(c.otlp.temporality, undefined);
+    assert.equal(c.intervalMs, 60_000);
+  });
+});
+
+describe('exporters', () => {
+  test('OTEL_METRICS_EXPORTER: each name, none, comma lists with blanks and duplicates', () => {
+    assert.deepEqual(resolve({}, { OTEL_METRICS_EXPORTER: 'prometheus' }).exporters, ['prometheus']);
+    assert.deepEqual(resolve({}, { OTEL_METRICS_EXPORTER: 'otlp' }).exporters, ['otlp']);
+    assert.deepEqual(resolve({}, { OTEL_METRICS_EXPORTER: 'console' }).exporters, ['console']);
+    assert.deepEqual(resolve({}, { OTEL_METRICS_EXPORTER: 'none' }).exporters, []);
+    assert.deepEqual(resolve({}, { OTEL_METRICS_EXPORTER: 'otlp,prometheus' }).exporters, ['otlp', 'prometheus']);
+    assert.deepEqual(resolve({}, { OTEL_METRICS_EXPORTER: ' otlp , console ,, otlp ' }).exporters, ['otlp', 'console']);
+    assert.deepEqual(resolve({}, { OTEL_METRICS_EXPORTER: 'none,otlp' }).exporters, ['otlp']);
+  });
+
+  test('--exporter wins over OTEL_METRICS_EXPORTER', () => {
+    assert.deepEqual(resolve({ exporter: 'console' }, { OTEL_METRICS_EXPORTER: 'otlp' }).exporters, ['console']);
+    assert.deepEqual(resolve({ exporter: 'none' }, { OTEL_METRICS_EXPORTER: 'otlp,prometheus' }).exporters, []);
+    // Even an invalid variable is not looked at when the flag is given.
+    assert.deepEqual(resolve({ exporter: 'prometheus,otlp' }, { OTEL_METRICS_EXPORTER: 'zipkin' }).exporters, ['prometheus', 'otlp']);
+  });
+
+  test('an unknown exporter is a ConfigError naming it and where it came from', () => {
+    refuses({}, { OTEL_METRICS_EXPORTER: 'otlp,jaeger' }, /OTEL_METRICS_EXPORTER/, /unknown exporter "jaeger"/, /prometheus, otlp, console or none/);
+    refuses({ exporter: 'logging' }, {}, /--exporter/, /"logging"/);
+    assert.throws(() => parseExporters('Prometheus', 'X'), /unknown exporter "Prometheus"/);
+  });
+});
+
+describe('Prometheus endpoint', () => {
+  test('OTEL_EXPORTER_PROMETHEUS_HOST and _PORT', () => {
+    const c = resolve({}, { OTEL_EXPORTER_PROMETHEUS_HOST: '0.0.0.0', OTEL_EXPORTER_PROMETHEUS_PORT: '9100' });
+    assert.equal(c.prometheus.host, '0.0.0.0');
+    assert.equal(c.prometheus.port, 9100);
+  });
+
+  test('--prometheus-host/--prometheus-port win over the variables', () => {
+    const c = resolve({ 'prometheus-host': '127.0.0.1', 'prometheus-port': '19464' }, { OTEL_EXPORTER_PROMETHEUS_HOST: '0.0.0.0', OTEL_EXPORTER_PROMETHEUS_PORT: '9100' });
+    assert.equal(c.prometheus.host, '127.0.0.1');
+    assert.equal(c.prometheus.port, 19464);
+  });
+
+  test('bad ports are refused with the value', () => {
+    refuses({}, { OTEL_EXPORTER_PROMETHEUS_PORT: 'http' }, /port must be 0-65535/, /"http"/);
+    refuses({ 'prometheus-port': '65536' }, {}, /"65536"/);
+    refuses({ 'prometheus-port': '-1' }, {}, /"-1"/);
+    refuses({ 'prometheus-port': '94.64' }, {}, /"94.64"/);
+  });
+
+  test('--prometheus-path must be absolute; --no-unit-suffixes', () => {
+    assert.equal(resolve({ 'prometheus-path': '/m' }).prometheus.path, '/m');
+    refuses({ 'prometheus-path': 'metrics' }, {}, /--prometheus-path must start with \//, /"metrics"/);
+    assert.equal(resolve({ 'no-unit-suffixes': true }).prometheus.unitSuffixes, false);
+    assert.equal(resolve({ 'no-unit-suffixes': false }).prometheus.unitSuffixes, true);
+  });
+});
+
+describe('OTLP', () => {
+  test('protocol: OTEL_EXPORTER_OTLP_METRICS_PROTOCOL over OTEL_EXPORTER_OTLP_PROTOCOL, the flag over both', () => {
+    assert.equal(resolve({}, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).otlp.protocol, 'http/json');
+    assert.equal(resolve({}, { OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }).otlp.protocol, 'http/json');
+    assert.equal(resolve({}, { OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).otlp.protocol, 'http/protobuf');
+    assert.equal(resolve({ 'otlp-protocol': 'http/protobuf' }, { OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json' }).otlp.protocol, 'http/protobuf');
+    // The specific variable shadows a bad generic one.
+    assert.equal(resolve({}, { OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }).otlp.protocol, 'http/json');
+  });
+
+  test('grpc is refused clearly, naming the flag or variable that asked for it', () => {
+    refuses({ 'otlp-protocol': 'grpc' }, {}, /^--otlp-protocol: grpc is not supported; use http\/protobuf \(default\) or http\/json$/);
+    refuses({}, { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, /^OTEL_EXPORTER_OTLP_PROTOCOL: grpc is not supported/);
+    refuses({}, { OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, /^OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: grpc is not supported/);
+    refuses({}, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/thrift' }, /unknown OTLP protocol "http\/thrift"/);
+  });
+
+  test('endpoint: a URL or a ConfigError; absent leaves it to the exporter (OTEL_EXPORTER_OTLP_*ENDPOINT)', () => {
+    assert.equal(resolve({ 'otlp-endpoint': 'http://collector:4318/v1/metrics' }).otlp.endpoint, 'http://collector:4318/v1/metrics');
+    assert.equal(resolve({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://x:4318' }).otlp.endpoint, undefined);
+    refuses({ 'otlp-endpoint': 'collector:4318' }, {}, /--otlp-endpoint "collector:4318" is not an http\(s\) URL/);
+    refuses({ 'otlp-endpoint': 'not a url' }, {}, /--otlp-endpoint "not a url" is not an http\(s\) URL/);
+  });
+
+  test('headers: repeated K=V, the value may hold "=", a pair without "=" is refused', () => {
+    assert.deepEqual(resolve({ 'otlp-header': ['Authorization=Bearer abc==', 'x-tenant = t1'] }).otlp.headers, { Authorization: 'Bearer abc==', 'x-tenant': 't1' });
+    assert.equal(resolve({ 'otlp-header': [] }).otlp.headers, undefined);
+    refuses({ 'otlp-header': ['novalue'] }, {}, /--otlp-header "novalue": expected KEY=VALUE/);
+    refuses({ 'otlp-header': ['=v'] }, {}, /expected KEY=VALUE/);
+  });
+
+  test('compression and timeout', () => {
+    assert.equal(resolve({ 'otlp-compression': 'gzip' }).otlp.compression, 'gzip');
+    assert.equal(resolve({ 'otlp-compression': 'none' }).otlp.compression, 'none');
+    refuses({ 'otlp-compression': 'zstd' }, {}, /--otlp-compression must be gzip or none, got "zstd"/);
+    assert.equal(resolve({ 'otlp-timeout': '250' }).otlp.timeoutMs, 250);
+    refuses({ 'otlp-timeout': '0' }, {}, /--otlp-timeout must be a positive integer, got "0"/);
+    refuses({ 'otlp-timeout': '1.5' }, {}, /--otlp-timeout/);
+  });
+
+  test('temporality: OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE (any case), the flag wins', () => {
+    assert.equal(resolve({}, { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta' }).otlp.temporality, 'delta');
+    assert.equal(resolve({}, { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'Delta' }).otlp.temporality, 'delta');
+    assert.equal(resolve({}, { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'LowMemory' }).otlp.temporality, 'lowmemory');
+    assert.equal(resolve({ 'otlp-temporality': 'cumulative' }, { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta' }).otlp.temporality, 'cumulative');
+    refuses({}, { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'sometimes' }, /OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: unknown temporality "sometimes"/);
+    refuses({ 'otlp-temporality': 'gauge' }, {}, /--otlp-temporality: unknown temporality "gauge"/);
+  });
+});
+
+describe('intervals', () => {
+  test('OTEL_METRIC_EXPORT_INTERVAL; --interval wins', () => {
+    assert.equal(resolve({}, { OTEL_METRIC_EXPORT_INTERVAL: '5000' }).intervalMs, 5000);
+    assert.equal(resolve({ interval: '1000' }, { OTEL_METRIC_EXPORT_INTERVAL: '5000' }).intervalMs, 1000);
+    refuses({}, { OTEL_METRIC_EXPORT_INTERVAL: '5s' }, /OTEL_METRIC_EXPORT_INTERVAL must be a positive integer, got "5s"/);
+    refuses({ interval: '0' }, {}, /--interval must be a positive integer, got "0"/);
+  });
+
+  test('OTEL_METRIC_EXPORT_TIMEOUT, never longer than the interval', () => {
+    assert.equal(resolve({}, { OTEL_METRIC_EXPORT_TIMEOUT: '7000' }).exportTimeoutMs, 7000);
+    assert.equal(resolve({ interval: '1000' }).exportTimeoutMs, 1000);
+    assert.equal(resolve({ interval: '1000' }, { OTEL_METRIC_EXPORT_TIMEOUT: '400' }).exportTimeoutMs, 400);
+    refuses({}, { OTEL_METRIC_EXPORT_TIMEOUT: '-5' }, /OTEL_METRIC_EXPORT_TIMEOUT/);
+  });
+});
+
+test('a full set of flags overrides a full environment', () => {
+  const env: Env = {
+    OTEL_METRICS_EXPORTER: 'console',
+    OTEL_EXPORTER_PROMETHEUS_HOST: '0.0.0.0',
+    OTEL_EXPORTER_PROMETHEUS_PORT: '9100',
+    OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json',
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta',
+    OTEL_METRIC_EXPORT_INTERVAL: '30000',
+  };
+  const c = resolve(
+    {
+      exporter: 'otlp,prometheus',
+      'prometheus-host': '127.0.0.1',
+      'prometheus-port': '9999',
+      'prometheus-path': '/x',
+      'no-unit-suffixes': true,
+      'otlp-endpoint': 'https://c:4318/v1/metrics',
+      'otlp-protocol': 'http/protobuf',
+      'otlp-header': ['a=1'],
+      'otlp-compression': 'gzip',
+      'otlp-timeout': '2000',
+      'otlp-temporality': 'cumulative',
+      interval: '10000',
+    },
+    env,
+  );
+  assert.deepEqual(c, {
+    exporters: ['otlp', 'prometheus'],
+    prometheus: { host: '127.0.0.1', port: 9999, path: '/x', unitSuffixes: false },
+    otlp: { protocol: 'http/protobuf', endpoint: 'https://c:4318/v1/metrics', headers: { a: '1' }, compression: 'gzip', timeoutMs: 2000, temporality: 'cumulative' },
+    intervalMs: 10_000,
+    exportTimeoutMs: 10_000,
+  });
+});
