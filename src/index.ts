@@ -17,3 +17,4 @@ export { startPrometheusEndpoint, EndpointStartError, type PrometheusEndpoint } 
 export { createOtlpExporter, createPushReader } from './export/otlp.ts';
 export { prometheusNamingProducer, withUnitSuffix, unitSuffix } from './export/prometheus-naming.ts';
 export { agentResource } from './export/resource.ts';
+export { catalogValues, cpuSeconds, type CatalogValue } from './metrics/values.ts';
