@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CgroupMetrics } from 'otel-cgroup-metrics';
+import { CgroupMetrics, cpuSeconds } from 'otel-cgroup-metrics';
 
 if (process.getuid?.() !== 0) {
   console.error('job-runner must run as root: it creates cgroups under /sys/fs/cgroup and moves its jobs into them.');
@@ -112,7 +112,8 @@ async function runJob(i: number): Promise<void> {
     // The job is gone but its cgroup is not: read it one last time. That reading goes out at
     // the next collection of every reader (here: the next scrape), then the series vanish.
     const final = await cgroups.stop(id, NAMESPACE);
-    console.log(`${id}: ${ended}; final reading: ${final.source}, cpu ${JSON.stringify(final.stats?.cpu)}`);
+    const cpu = final.stats ? cpuSeconds(final.stats) : undefined;
+    console.log(`${id}: ${ended}; final reading: ${final.source}, cpu ${cpu?.toFixed(3) ?? '?'} s`);
   } finally {
     // After stop(): the final reading is taken, the directories are no longer needed.
     for (const dir of created) await removeCgroupDir(dir);
