@@ -76,6 +76,9 @@ const K8S_SYSTEMD = new RegExp(
   `^/kubepods\\.slice(?:/kubepods-(besteffort|burstable)\\.slice)?/kubepods(?:-(?:besteffort|burstable))?-pod(${UID})\\.slice/(cri-containerd|crio|docker)-([0-9a-f]{64})\\.scope$`,
 );
 
+const K8S_WATCH_CGROUPFS = new RegExp(`^/kubepods(?:/(?:besteffort|burstable))?(?:/pod${UID})?$`);
+const K8S_WATCH_SYSTEMD = new RegExp(`^/kubepods\\.slice(?:/kubepods-(?:besteffort|burstable)\\.slice)?(?:/kubepods(?:-(?:besteffort|burstable))?-pod${UID}\\.slice)?$`);
+
 /** Kubernetes, cgroupfs and systemd drivers; guaranteed pods sit directly under kubepods. */
 export function kubernetesLayout(): Layout {
   return {
@@ -87,13 +90,9 @@ export function kubernetesLayout(): Layout {
       if (m) return k8sTask(m[1] ?? 'guaranteed', m[2] as string, m[4] as string, RUNTIME_OF_SCOPE[m[3] as string]);
       return undefined;
     },
-    mayContain(p) {
-      const s = segments(p);
-      if (s.length === 0) return true;
-      if (s[0] === 'kubepods') return s.length <= 3;
-      if (s[0] === 'kubepods.slice') return s.length <= 3;
-      return false;
-    },
+    // The kubepods root, the QoS directories and the pod directories: never below pod level
+    // (a guaranteed pod's non-container children, e.g. CRI-O's crio-conmon-<id>.scope, are not watched).
+    mayContain: (p) => segments(p).length === 0 || K8S_WATCH_CGROUPFS.test(p) || K8S_WATCH_SYSTEMD.test(p),
   };
 }
 
@@ -138,6 +137,23 @@ export function systemdLayout(): Layout {
   };
 }
 
+/** The `/` of a pattern that stand for path separators: not those inside a character class (`[^/]`). */
+function literalSlashes(pattern: string): number {
+  let n = 0;
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') {
+      if (!inClass && pattern[i + 1] === '/') n++;
+      i++;
+    } else if (inClass) {
+      if (c === ']') inClass = false;
+    } else if (c === '[') inClass = true;
+    else if (c === '/') n++;
+  }
+  return n;
+}
+
 /**
  * A custom pattern: a regular expression over the cgroup path with a named group `id` and,
  * optionally, `namespace` (default: `custom`). Example: `^/jobs/(?<namespace>[^/]+)/(?<id>[^/]+)$`.
@@ -152,7 +168,7 @@ export function customLayout(pattern: string): Layout {
     throw new ConfigError(`bad layout pattern ${JSON.stringify(pattern)}: ${(err as Error).message}`);
   }
   if (!pattern.includes('(?<id>')) throw new ConfigError(`layout pattern ${JSON.stringify(pattern)} needs a named group (?<id>...)`);
-  const depth = Math.max(1, (pattern.match(/\//g) ?? []).length);
+  const depth = Math.max(1, literalSlashes(pattern));
   return {
     name: 'custom',
     match(p) {

@@ -3,9 +3,12 @@ import * as path from 'node:path';
 import type { Hierarchy } from '../cgroup/mounts.ts';
 import { parseFlatKeyed } from '../cgroup/parse/values.ts';
 import { resolveCgroup } from '../cgroup/resolve.ts';
-import type { TaskCgroup } from '../cgroup/types.ts';
+import { V1_CONTROLLERS, type TaskCgroup } from '../cgroup/types.ts';
 import type { CgroupMetrics, StopResult } from '../metrics/cgroup-metrics.ts';
 import { matchTask, worthWatching, type DiscoveredTask, type Layout } from './layouts.ts';
+
+/** Retries of an add whose cgroup is incomplete, 2, 4, ... 64 ms apart (~130 ms in all). */
+const ADD_RETRIES = 6;
 
 export interface DiscoveryOptions {
   layouts: readonly Layout[];
@@ -31,6 +34,8 @@ interface Known {
   eventsWatch?: fs.FSWatcher;
   /** v1-only hosts: cgroup.procs polled for emptiness. */
   procsFile?: string;
+  /** The directory's inode: a directory removed and made again under the same path is another task. */
+  ino?: number;
   stopping: boolean;
 }
 
@@ -43,9 +48,13 @@ interface Known {
  */
 export class Discovery {
   private readonly dirWatches = new Map<string, fs.FSWatcher>();
+  /** The inode of each watched directory: a watch on a directory removed and made again at once is dead. */
+  private readonly dirInodes = new Map<string, number>();
   private readonly known = new Map<string, Known>();
-  /** Task directories already given their final reading but not yet removed: never re-added. */
-  private readonly ended = new Set<string>();
+  /** Tasks whose cgroup directories are still being made (see addTask): path → retry timer. */
+  private readonly pendingAdds = new Map<string, NodeJS.Timeout>();
+  /** Task directories already given their final reading but not yet removed (path → inode): never re-added. */
+  private readonly ended = new Map<string, number | undefined>();
   private rescanTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -80,7 +89,10 @@ export class Discovery {
     const rescan = this.options.rescanIntervalMs ?? 10_000;
     this.rescanTimer = setInterval(() => this.rescan(), rescan);
     this.rescanTimer.unref();
-    if (!this.v2 || this.engine.mounts.mode === 'v1') {
+    // Pure v1: the emptiness poll. Hybrid: also, for the tasks whose cgroup2 twin did not exist
+    // yet when they were added (runtimes make it after the v1 directories): it attaches the
+    // twin's cgroup.events once it appears, and polls cgroup.procs until then.
+    if (this.engine.mounts.mode !== 'v2') {
       this.pollTimer = setInterval(() => this.pollEmpty(), this.options.emptyPollMs ?? 1_000);
       this.pollTimer.unref();
     }
@@ -92,6 +104,8 @@ export class Discovery {
     clearInterval(this.pollTimer);
     for (const w of this.dirWatches.values()) w.close();
     this.dirWatches.clear();
+    for (const t of this.pendingAdds.values()) clearTimeout(t);
+    this.pendingAdds.clear();
     for (const k of this.known.values()) k.eventsWatch?.close();
   }
 
@@ -121,11 +135,13 @@ export class Discovery {
   private watchDir(rel: string): void {
     if (this.dirWatches.has(rel)) return;
     try {
+      const ino = fs.statSync(this.abs(rel)).ino;
       const w = fs.watch(this.abs(rel), { persistent: false }, (_event, name) => {
         if (name) this.onDirEvent(rel, String(name));
       });
       w.on('error', () => this.unwatchDir(rel));
       this.dirWatches.set(rel, w);
+      this.dirInodes.set(rel, ino);
     } catch (err) {
       this.options.onEvent?.({ type: 'error', path: this.abs(rel), message: `cannot watch: ${(err as Error).message}` });
     }
@@ -134,55 +150,72 @@ export class Discovery {
   private unwatchDir(rel: string): void {
     this.dirWatches.get(rel)?.close();
     this.dirWatches.delete(rel);
+    this.dirInodes.delete(rel);
+  }
+
+  private unwatchTree(rel: string): void {
+    for (const w of [...this.dirWatches.keys()]) if (w === rel || w.startsWith(`${rel}/`)) this.unwatchDir(w);
   }
 
   private onDirEvent(parent: string, name: string): void {
     if (this.closed) return;
     const rel = parent === '/' ? `/${name}` : `${parent}/${name}`;
-    let isDir: boolean | undefined;
+    let st: fs.Stats | undefined;
     try {
-      isDir = fs.statSync(this.abs(rel)).isDirectory();
+      st = fs.statSync(this.abs(rel));
     } catch {
-      isDir = undefined; // gone
+      st = undefined; // gone
     }
-    if (isDir === true) {
+    if (st?.isDirectory()) {
+      // Removed and made again before this event was handled: the old task is over, the old watch dead.
+      const k = this.known.get(rel);
+      if (k && k.ino !== undefined && k.ino !== st.ino) void this.finish(k, 'removed');
+      if (this.dirWatches.has(rel) && this.dirInodes.get(rel) !== st.ino) this.unwatchTree(rel);
       if (!this.known.has(rel) && !this.dirWatches.has(rel)) this.consider(rel);
-    } else if (isDir === undefined) {
+    } else if (!st) {
       // Removed: a task whose final reading was not taken falls back to its last periodic reading.
       const k = this.known.get(rel);
       if (k) void this.finish(k, 'removed');
       this.ended.delete(rel);
-      for (const w of [...this.dirWatches.keys()]) if (w === rel || w.startsWith(`${rel}/`)) this.unwatchDir(w);
+      this.unwatchTree(rel);
     }
   }
 
-  private addTask(rel: string, task: DiscoveredTask): void {
-    if (this.known.has(rel) || this.ended.has(rel)) return;
+  private addTask(rel: string, task: DiscoveredTask, attempt = 0): void {
+    if (this.known.has(rel) || (attempt === 0 && this.pendingAdds.has(rel))) return;
     let cgroup: TaskCgroup;
+    let ino: number;
     try {
+      ino = fs.statSync(this.abs(rel)).ino;
       cgroup = resolveCgroup(this.engine.mounts, rel);
     } catch {
       return; // vanished before we could look: nothing was running long enough to read
     }
+    if (this.ended.has(rel)) {
+      if (this.ended.get(rel) === ino) return;
+      this.ended.delete(rel); // made again under the same path (a restart): a new task
+    }
     if (this.engine.has(task.id, task.namespace)) return; // the same id under another path (v1 twin); first wins
+    // runc makes the task's directory in one hierarchy after another, the cgroup2 twin last: the
+    // event for the scanned one (cpu) can come before cpuacct or the twin exist. Added then, the
+    // task had no CPU readings and no cgroup.events watch (a short task was missed). Wait briefly.
+    if (attempt < ADD_RETRIES && !this.complete(rel, cgroup)) {
+      const t = setTimeout(() => {
+        this.pendingAdds.delete(rel);
+        if (!this.closed) this.addTask(rel, task, attempt + 1);
+      }, 2 << attempt);
+      t.unref();
+      this.pendingAdds.set(rel, t);
+      return;
+    }
     try {
       this.engine.add({ id: task.id, namespace: task.namespace, cgroup, attributes: task.attributes });
     } catch (err) {
       this.options.onEvent?.({ type: 'error', path: rel, message: (err as Error).message });
       return;
     }
-    const k: Known = { task, path: rel, cgroup, stopping: false };
-    const v2dir = cgroup.version === 2 ? cgroup.dir : cgroup.unified;
-    if (v2dir) {
-      k.eventsFile = path.join(v2dir, 'cgroup.events');
-      try {
-        k.eventsWatch = fs.watch(k.eventsFile, { persistent: false }, () => this.onEvents(k));
-        k.eventsWatch.on('error', () => undefined);
-      } catch {
-        // no cgroup.events (an old kernel): the v1 emptiness poll covers it
-        delete k.eventsFile;
-      }
-    }
+    const k: Known = { task, path: rel, cgroup, ino, stopping: false };
+    this.watchEvents(k);
     if (!k.eventsFile && cgroup.version === 1) {
       const dir = cgroup.dirs.cpuacct ?? cgroup.dirs.cpu ?? cgroup.dirs.memory ?? cgroup.dirs.pids;
       if (dir) k.procsFile = path.join(dir, 'cgroup.procs');
@@ -191,6 +224,44 @@ export class Discovery {
     this.options.onEvent?.({ type: 'added', task, path: rel });
     // It may have run and ended before the watch was set: populated 0 with CPU time used means over.
     if (this.hasEnded(k)) void this.finish(k, k.eventsFile ? 'populated' : 'empty');
+  }
+
+  /** v1/hybrid: the task's directory exists in every hierarchy (and the cgroup2 mount) where its parent does. */
+  private complete(rel: string, c: TaskCgroup): boolean {
+    if (c.version === 2) return true;
+    const parent = path.posix.dirname(rel);
+    for (const ctrl of V1_CONTROLLERS) {
+      const h = this.engine.mounts.v1.get(ctrl);
+      if (h && !c.dirs[ctrl] && fs.existsSync(path.join(h.mountPoint, parent))) return false;
+    }
+    return !(this.v2 && !c.unified && fs.existsSync(path.join(this.v2.mountPoint, parent)));
+  }
+
+  /** Watches the task's cgroup.events (v2, or its cgroup2 twin on a hybrid host) when there is one. */
+  private watchEvents(k: Known): void {
+    const cgroup = k.cgroup;
+    const v2dir = cgroup.version === 2 ? cgroup.dir : cgroup.unified;
+    if (!v2dir) return;
+    k.eventsFile = path.join(v2dir, 'cgroup.events');
+    try {
+      k.eventsWatch = fs.watch(k.eventsFile, { persistent: false }, () => this.onEvents(k));
+      k.eventsWatch.on('error', () => undefined);
+      delete k.procsFile;
+    } catch {
+      // no cgroup.events (an old kernel): the v1 emptiness poll covers it
+      delete k.eventsFile;
+    }
+  }
+
+  /** Hybrid: the cgroup2 twin made after the task was added. The engine reads the same TaskCgroup (pressure). */
+  private attachTwin(k: Known): void {
+    const c = k.cgroup;
+    if (c.version !== 1 || c.unified || !this.v2) return;
+    const dir = path.join(this.v2.mountPoint, k.path);
+    if (!fs.existsSync(path.join(dir, 'cgroup.events'))) return;
+    c.unified = dir;
+    this.watchEvents(k);
+    // It may have emptied between the twin's creation and now: the next poll or event sees it.
   }
 
   private populated(k: Known): boolean | undefined {
@@ -226,7 +297,11 @@ export class Discovery {
   }
 
   private pollEmpty(): void {
-    for (const k of this.known.values()) if (k.procsFile && !k.stopping && this.hasEnded(k)) void this.finish(k, 'empty');
+    for (const k of this.known.values()) {
+      if (!k.procsFile || k.stopping) continue;
+      this.attachTwin(k);
+      if (this.hasEnded(k)) void this.finish(k, k.eventsFile ? 'populated' : 'empty');
+    }
   }
 
   private async finish(k: Known, trigger: 'populated' | 'empty' | 'removed' | 'rescan'): Promise<void> {
@@ -234,21 +309,32 @@ export class Discovery {
     k.stopping = true;
     k.eventsWatch?.close();
     this.known.delete(k.path);
-    if (trigger !== 'removed') this.ended.add(k.path);
+    if (trigger !== 'removed') this.ended.set(k.path, k.ino);
     if (!this.engine.has(k.task.id, k.task.namespace)) return;
     const result = await this.engine.stop(k.task.id, k.task.namespace);
     this.options.onEvent?.({ type: 'stopped', task: k.task, path: k.path, result, trigger });
+  }
+
+  private inode(rel: string): number | undefined {
+    try {
+      return fs.statSync(this.abs(rel)).ino;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Backstop: finds what events missed, both new tasks and vanished ones. */
   rescan(): void {
     if (this.closed) return;
     for (const k of [...this.known.values()]) {
-      if (!fs.existsSync(this.abs(k.path))) void this.finish(k, 'rescan');
+      const ino = this.inode(k.path);
+      // Gone, or made again under the same path (the scan below adds the new one).
+      if (ino === undefined || (k.ino !== undefined && ino !== k.ino)) void this.finish(k, 'rescan');
       else if (this.hasEnded(k)) void this.finish(k, k.eventsFile ? 'populated' : 'empty');
     }
-    for (const rel of [...this.dirWatches.keys()]) if (!fs.existsSync(this.abs(rel))) this.unwatchDir(rel);
-    for (const rel of [...this.ended]) if (!fs.existsSync(this.abs(rel))) this.ended.delete(rel);
+    // Watches on directories that are gone, or were removed and made again (dead), are renewed by the scan.
+    for (const [rel, ino] of [...this.dirInodes]) if (this.inode(rel) !== ino) this.unwatchTree(rel);
+    for (const [rel, ino] of [...this.ended]) if (this.inode(rel) !== ino) this.ended.delete(rel);
     this.scan('/');
   }
 }
