@@ -138,27 +138,55 @@ export function systemdLayout(): Layout {
 }
 
 /** The `/` of a pattern that stand for path separators: not those inside a character class (`[^/]`). */
-function literalSlashes(pattern: string): number {
-  let n = 0;
+/**
+ * Splits an anchored pattern `^/a/(?<x>[^/]+)/...$` at its top-level slashes (not inside a
+ * class or a group) into one regular expression per path segment; undefined when the pattern
+ * is not of that simple shape (then only its depth bounds the watches).
+ */
+function segmentPatterns(pattern: string): { depth: number; segments?: RegExp[] } {
+  const parts: string[] = [];
+  let cur = '';
   let inClass = false;
+  let depth = 0;
   for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
+    const c = pattern[i] as string;
     if (c === '\\') {
-      if (!inClass && pattern[i + 1] === '/') n++;
+      // `\/` is a literal slash: a level like `/`.
+      if (pattern[i + 1] === '/' && !inClass && depth === 0) {
+        parts.push(cur);
+        cur = '';
+      } else cur += c + (pattern[i + 1] ?? '');
       i++;
-    } else if (inClass) {
+      continue;
+    }
+    if (inClass) {
       if (c === ']') inClass = false;
     } else if (c === '[') inClass = true;
-    else if (c === '/') n++;
+    else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '/' && depth === 0) {
+      parts.push(cur);
+      cur = '';
+      continue;
+    }
+    cur += c;
   }
-  return n;
+  parts.push(cur);
+  const slashes = parts.length - 1;
+  if (parts[0] !== '^' || slashes < 1) return { depth: Math.max(1, slashes) };
+  try {
+    const segs = parts.slice(1).map((p, i, all) => new RegExp(`^(?:${i === all.length - 1 ? p.replace(/\$$/, '') : p})$`));
+    return { depth: slashes, segments: segs };
+  } catch {
+    return { depth: slashes };
+  }
 }
 
 /**
  * A custom pattern: a regular expression over the cgroup path with a named group `id` and,
  * optionally, `namespace` (default: `custom`). Example: `^/jobs/(?<namespace>[^/]+)/(?<id>[^/]+)$`.
- * Watched directories: every proper prefix of a matching path, up to the pattern's depth
- * (the number of `/` in it).
+ * Watched directories: the proper prefixes of a matching path — each segment checked against
+ * its part of the pattern when the pattern is anchored (`^/...`), else by depth alone.
  */
 export function customLayout(pattern: string): Layout {
   let re: RegExp;
@@ -168,7 +196,7 @@ export function customLayout(pattern: string): Layout {
     throw new ConfigError(`bad layout pattern ${JSON.stringify(pattern)}: ${(err as Error).message}`);
   }
   if (!pattern.includes('(?<id>')) throw new ConfigError(`layout pattern ${JSON.stringify(pattern)} needs a named group (?<id>...)`);
-  const depth = Math.max(1, literalSlashes(pattern));
+  const { depth, segments: segs } = segmentPatterns(pattern);
   return {
     name: 'custom',
     match(p) {
@@ -177,7 +205,11 @@ export function customLayout(pattern: string): Layout {
       if (!m || !id) return undefined;
       return { layout: 'custom', namespace: m.groups?.namespace ?? 'custom', id, attributes: {} };
     },
-    mayContain: (p) => segments(p).length < depth,
+    mayContain(p) {
+      const s = segments(p);
+      if (s.length >= depth) return false;
+      return !segs || s.every((seg, i) => (segs[i] as RegExp).test(seg));
+    },
   };
 }
 
@@ -211,6 +243,21 @@ export function matchTask(layouts: readonly Layout[], path: string): DiscoveredT
   for (const l of layouts) {
     const t = l.match(path);
     if (t) return t;
+  }
+  return undefined;
+}
+
+/**
+ * What a directory is, asking the layouts in order: the first that claims it decides, whether
+ * as a task (match) or as a directory with tasks below (mayContain). So a custom pattern, listed
+ * first, keeps `/jobs/<tenant>` for its own `/jobs/<tenant>/<id>` instead of containerd taking
+ * the tenant directory for a `/<namespace>/<id>` task.
+ */
+export function classify(layouts: readonly Layout[], path: string): DiscoveredTask | 'descend' | undefined {
+  for (const l of layouts) {
+    const t = l.match(path);
+    if (t) return t;
+    if (l.mayContain(path)) return 'descend';
   }
   return undefined;
 }

@@ -5,7 +5,7 @@ import { parseFlatKeyed } from '../cgroup/parse/values.ts';
 import { resolveCgroup } from '../cgroup/resolve.ts';
 import { V1_CONTROLLERS, type TaskCgroup } from '../cgroup/types.ts';
 import type { CgroupMetrics, StopResult } from '../metrics/cgroup-metrics.ts';
-import { matchTask, worthWatching, type DiscoveredTask, type Layout } from './layouts.ts';
+import { classify, type DiscoveredTask, type Layout } from './layouts.ts';
 
 /** Retries of an add whose cgroup is incomplete, 2, 4, ... 64 ms apart (~130 ms in all). */
 const ADD_RETRIES = 6;
@@ -127,9 +127,9 @@ export class Discovery {
   }
 
   private consider(rel: string): void {
-    const task = matchTask(this.options.layouts, rel);
-    if (task) this.addTask(rel, task);
-    else if (worthWatching(this.options.layouts, rel)) this.scan(rel);
+    const what = classify(this.options.layouts, rel);
+    if (what === 'descend') this.scan(rel);
+    else if (what) this.addTask(rel, what);
   }
 
   private watchDir(rel: string): void {

@@ -8,6 +8,7 @@ import type { Attributes } from '@opentelemetry/api';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  classify,
   DEFAULT_LAYOUTS,
   containerdLayout,
   customLayout,
@@ -408,5 +409,21 @@ describe('layoutsFrom, matchTask, worthWatching', () => {
       assert.equal(worthWatching(layouts, p), false, p);
     }
     assert.equal(worthWatching([], '/'), false);
+  });
+});
+
+describe('classify: the first layout that claims a directory decides', () => {
+  test('a custom pattern listed with the default layouts keeps its tenant directories', () => {
+    const layouts = layoutsFrom([...DEFAULT_LAYOUTS], ['^/jobs/(?<namespace>[^/]+)/(?<id>[^/]+)$']);
+    // containerd alone would take /jobs/acme for a task (namespace jobs, id acme).
+    assert.equal(classify(layoutsFrom(['containerd']), '/jobs/acme')?.toString(), '[object Object]');
+    assert.equal(classify(layouts, '/jobs'), 'descend');
+    assert.equal(classify(layouts, '/jobs/acme'), 'descend');
+    assert.deepEqual(classify(layouts, '/jobs/acme/build-7'), { layout: 'custom', namespace: 'acme', id: 'build-7', attributes: {} });
+    // The defaults still work beside it.
+    assert.equal(classify(layouts, '/default'), 'descend');
+    assert.deepEqual(classify(layouts, '/default/web'), { layout: 'containerd', namespace: 'default', id: 'web', attributes: { 'container.runtime.name': 'containerd' } });
+    assert.equal(classify(layouts, '/kubepods'), 'descend');
+    assert.equal(classify(layouts, '/system.slice/cron.service'), undefined);
   });
 });
