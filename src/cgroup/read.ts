@@ -10,7 +10,7 @@ import {
   parseLimit,
   parseNestedKeyed,
   parseSingleValue,
-  pickKeys,
+  pickFlatKeyed,
 } from './parse/values.ts';
 import {
   V1_MEMORY_STAT_KEYS,
@@ -42,18 +42,61 @@ export function newReadState(): ReadState {
 
 const defaultReader = new FileReader();
 
+const PRESSURE_FILES = [
+  ['cpu', 'cpu.pressure'],
+  ['memory', 'memory.pressure'],
+  ['io', 'io.pressure'],
+] as const;
+
+/**
+ * The `${dir}/${name}` strings of each task, built once: the same string objects every cycle,
+ * so V8 hashes them once (for the `absent` lookups) instead of on every read.
+ */
+const pathCache = new WeakMap<ReadState, Map<string, Map<string, string>>>();
+
 /** One read of one cgroup: collects errors, notices the directory vanishing, never throws. */
 class Reading {
   readonly errors: ReadError[] = [];
   gone = false;
+  private readonly paths: Map<string, Map<string, string>>;
   constructor(
     private readonly reader: FileReader,
     private readonly state: ReadState,
-  ) {}
+  ) {
+    let paths = pathCache.get(state);
+    if (!paths) {
+      paths = new Map();
+      pathCache.set(state, paths);
+    }
+    this.paths = paths;
+  }
+
+  // The last directory's names: reads come in runs on one directory.
+  private lastDir: string | undefined;
+  private lastNames: Map<string, string> | undefined;
+
+  private path(dir: string, name: string): string {
+    let byName = this.lastNames;
+    if (dir !== this.lastDir || byName === undefined) {
+      byName = this.paths.get(dir);
+      if (!byName) {
+        byName = new Map();
+        this.paths.set(dir, byName);
+      }
+      this.lastDir = dir;
+      this.lastNames = byName;
+    }
+    let file = byName.get(name);
+    if (file === undefined) {
+      file = `${dir}/${name}`;
+      byName.set(name, file);
+    }
+    return file;
+  }
 
   text(dir: string, name: string): string | undefined {
     if (this.gone) return undefined;
-    const file = `${dir}/${name}`;
+    const file = this.path(dir, name);
     if (this.state.absent.has(file)) return undefined;
     try {
       const t = this.reader.read(file);
@@ -113,15 +156,27 @@ class Reading {
     return m;
   }
 
+  /** `pickKeys(keyed(dir, name), keys)`, without building the whole map. */
+  picked<K extends string>(dir: string, name: string, keys: readonly K[]): Partial<Record<K, number>> | undefined {
+    const t = this.text(dir, name);
+    if (t === undefined) return undefined;
+    const { values, valid } = pickFlatKeyed(t, keys);
+    if (!valid && t.trim() !== '') {
+      this.parseError(dir, name, 'no "key value" line');
+      return undefined;
+    }
+    return values;
+  }
+
   pressure(dir: string): PressureStats | undefined {
     const out: PressureStats = {};
     let any = false;
-    for (const r of ['cpu', 'memory', 'io'] as const) {
-      const t = this.text(dir, `${r}.pressure`);
+    for (const [r, name] of PRESSURE_FILES) {
+      const t = this.text(dir, name);
       if (t === undefined) continue;
       const p = parsePressure(t);
       if (!p.some && !p.full) {
-        this.parseError(dir, `${r}.pressure`, 'no some/full line');
+        this.parseError(dir, name, 'no some/full line');
         continue;
       }
       out[r] = p;
@@ -183,7 +238,8 @@ function readV1Disk(r: Reading, dir: string): DiskStats | undefined {
     const bytesText = r.text(dir, src.bytes);
     if (bytesText === undefined) continue;
     seen = true;
-    const bytes = parseBlkio(bytesText);
+    // Every row has a MAJ:MIN: a text without ':' (the usual `Total 0`) has none, no need to split it.
+    const bytes = bytesText.includes(':') ? parseBlkio(bytesText) : [];
     if (bytes.length === 0 && bytesText.trim() !== '' && !/^Total \d+$/m.test(bytesText)) r.parseError(dir, src.bytes, 'no "MAJ:MIN Op value" row and no Total line');
     if (bytes.length === 0) continue; // `Total 0` only: fall through to the next source
     const opsText = r.text(dir, src.ops);
@@ -252,8 +308,8 @@ function readV1(r: Reading, cg: Extract<TaskCgroup, { version: 1 }>, groups: Rea
     const oom = r.keyed(memory, 'memory.oom_control');
     m.oomKill = oom?.get('oom_kill');
     m.underOom = oom?.get('under_oom');
-    const stat = r.keyed(memory, 'memory.stat');
-    if (stat) m.stat = pickKeys(stat, V1_MEMORY_STAT_KEYS);
+    const stat = r.picked(memory, 'memory.stat', V1_MEMORY_STAT_KEYS);
+    if (stat) m.stat = stat;
     s.memory = defined(compact(m));
   }
   if (groups.has('disk') && blkio) s.disk = readV1Disk(r, blkio);
@@ -311,8 +367,8 @@ function readV2(r: Reading, dir: string, groups: ReadonlySet<MetricGroup>, state
     };
     const ev = r.keyed(dir, 'memory.events');
     if (ev) m.events = compact({ low: ev.get('low'), high: ev.get('high'), max: ev.get('max'), oom: ev.get('oom'), oomKill: ev.get('oom_kill') });
-    const stat = r.keyed(dir, 'memory.stat');
-    if (stat) m.stat = pickKeys(stat, V2_MEMORY_STAT_KEYS);
+    const stat = r.picked(dir, 'memory.stat', V2_MEMORY_STAT_KEYS);
+    if (stat) m.stat = stat;
     s.memory = defined(compact(m));
   }
   if (groups.has('disk')) {

@@ -14,6 +14,7 @@ export const EXPORT_OPTIONS = {
   'prometheus-port': { type: 'string' },
   'prometheus-path': { type: 'string' },
   'no-unit-suffixes': { type: 'boolean' },
+  'prometheus-final-hold': { type: 'string' },
   'otlp-endpoint': { type: 'string' },
   'otlp-protocol': { type: 'string' },
   'otlp-header': { type: 'string', multiple: true },
@@ -47,6 +48,9 @@ Exporters (flags win over the OTEL_* variables):
   --prometheus-port PORT     [OTEL_EXPORTER_PROMETHEUS_PORT; default 9464]
   --prometheus-path PATH     default /metrics
   --no-unit-suffixes         container_cpu_time_total instead of container_cpu_time_seconds_total
+  --prometheus-final-hold MS keep each final reading on the page this long after its first scrape
+                             (default 0: exactly once). Set it to a scrape interval or more when
+                             several servers scrape the agent (an HA pair): each scrape is one reader
   --otlp-endpoint URL        full metrics URL, e.g. http://collector:4318/v1/metrics
                              [OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT + /v1/metrics;
                              default http://localhost:4318/v1/metrics]

@@ -13,6 +13,8 @@ export interface ExportConfig {
     path: string;
     /** `_seconds`, `_bytes` suffixes on metric names (OTel-to-Prometheus compatibility). */
     unitSuffixes: boolean;
+    /** How long each final reading stays on the page after its first scrape (several scrapers). */
+    finalHoldMs: number;
   };
   otlp: {
     protocol: OtlpProtocol;
@@ -36,6 +38,7 @@ export interface ExportFlags {
   'prometheus-port'?: string;
   'prometheus-path'?: string;
   'no-unit-suffixes'?: boolean;
+  'prometheus-final-hold'?: string;
   'otlp-endpoint'?: string;
   'otlp-protocol'?: string;
   'otlp-header'?: string[];
@@ -55,6 +58,12 @@ function nonEmpty(v: string | undefined): string | undefined {
 function positiveInt(value: string, what: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`${what} must be a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function nonNegativeInt(value: string, what: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${what} must be a non-negative integer, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -144,6 +153,7 @@ export function resolveExportConfig(flags: ExportFlags, env: Env = process.env):
       port,
       path,
       unitSuffixes: !flags['no-unit-suffixes'],
+      finalHoldMs: flags['prometheus-final-hold'] === undefined ? 0 : nonNegativeInt(flags['prometheus-final-hold'], '--prometheus-final-hold'),
     },
     otlp,
     intervalMs,

@@ -30,7 +30,7 @@ export async function startExportPipeline(engine: CgroupMetrics, config: ExportC
   const readers: MetricReader[] = [];
   let prometheus: PrometheusEndpoint | undefined;
   if (config.exporters.includes('prometheus')) {
-    prometheus = await startPrometheusEndpoint(engine.producer(), config.prometheus);
+    prometheus = await startPrometheusEndpoint(engine.producer({ finalHoldMs: config.prometheus.finalHoldMs }), config.prometheus);
     readers.push(prometheus.reader);
   }
   if (config.exporters.includes('otlp')) {

@@ -13,11 +13,11 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { emptyResource } from '@opentelemetry/resources';
 import { SELF_METRICS, type MetricKind, type SelfMetricDefinition } from './catalog.ts';
-import type { CgroupMetrics, SelfSnapshot } from './cgroup-metrics.ts';
+import type { CgroupMetrics, SelfSnapshot, Snapshot } from './cgroup-metrics.ts';
 import type { QueueConsumer } from './final-queue.ts';
 import { visitPoints } from './points.ts';
 import { SCOPE } from './scope.ts';
-import type { Task } from './task.ts';
+import type { FinalReading, Task } from './task.ts';
 
 export interface ProducerOptions {
   /**
@@ -25,6 +25,13 @@ export interface ProducerOptions {
    * (anything with selectAggregationTemporality). Default: cumulative.
    */
   temporality?: AggregationTemporality | AggregationTemporalitySelector | { selectAggregationTemporality(t: InstrumentType): AggregationTemporality };
+  /**
+   * Pull endpoints only: keep showing each final reading for this long after it was first
+   * delivered (cumulative only; default 0 = exactly once). A Prometheus endpoint is ONE reader
+   * however many servers scrape it: with an HA pair (or a curl probe) each final reading would
+   * reach only the first scrape. A hold of at least one scrape interval lets every scraper see it.
+   */
+  finalHoldMs?: number;
 }
 
 const INSTRUMENT_TYPE: Record<MetricKind, InstrumentType> = {
@@ -66,12 +73,16 @@ export class CgroupMetricProducer implements MetricProducer {
   /** Collections an ended task's state has waited for its final reading. */
   private readonly finalWaits = new Map<number, number>();
   private closed = false;
+  private readonly finalHoldMs: number;
+  /** Final readings already delivered, shown again until their hold expires (finalHoldMs). */
+  private held: Array<{ final: FinalReading; untilMs: number }> = [];
 
   constructor(
     private readonly engine: CgroupMetrics,
     options: ProducerOptions,
   ) {
     this.consumer = engine.registerConsumer();
+    this.finalHoldMs = options.finalHoldMs ?? 0;
     const t = options.temporality;
     const select = (type: InstrumentType): AggregationTemporality =>
       t === undefined ? AggregationTemporality.CUMULATIVE : typeof t === 'function' ? t(type) : typeof t === 'object' ? t.selectAggregationTemporality(type) : t;
@@ -84,7 +95,7 @@ export class CgroupMetricProducer implements MetricProducer {
 
   async collect(options?: MetricCollectOptions): Promise<CollectionResult> {
     if (this.closed) return { resourceMetrics: { resource: emptyResource(), scopeMetrics: [] }, errors: [] };
-    const snap = await this.engine.snapshot(this.consumer, options?.timeoutMillis);
+    const snap = this.withHeldFinals(await this.engine.snapshot(this.consumer, options?.timeoutMillis));
     const defs = this.engine.definitions;
     const points: Array<Array<DataPoint<number>>> = defs.map(() => []);
     const seen = new Map<number, Map<string, DeltaState>>();
@@ -132,6 +143,20 @@ export class CgroupMetricProducer implements MetricProducer {
     this.deltas = seen;
     this.deltaTasks = seenTasks;
     return { resourceMetrics: { resource: emptyResource(), scopeMetrics: [{ scope: SCOPE, metrics }] }, errors: [] };
+  }
+
+  /** Adds the held final readings (finalHoldMs) that no fresh final or live task replaces. */
+  private withHeldFinals(snap: Snapshot): Snapshot {
+    if (this.finalHoldMs <= 0 || this.temporality.counter === AggregationTemporality.DELTA) return snap;
+    const now = Date.now();
+    const taken = new Set<string>();
+    for (const f of snap.finals) taken.add(f.task.key);
+    for (const l of snap.live) taken.add(l.task.key);
+    // A re-added id's live series (or a newer final) replaces the held one: never two series alike.
+    this.held = this.held.filter((h) => h.untilMs > now && !taken.has(h.final.task.key));
+    const shown = this.held.map((h) => h.final);
+    for (const f of snap.finals) this.held.push({ final: f, untilMs: now + this.finalHoldMs });
+    return shown.length ? { ...snap, finals: [...snap.finals, ...shown] } : snap;
   }
 
   /** Stops taking final readings: the queue no longer waits for this reader. */

@@ -25,13 +25,79 @@ export function parseInteger(token: string): number | undefined {
 
 /** A decimal number such as PSI's `avg10=7.97`. */
 export function parseDecimal(token: string): number | undefined {
+  const v = decimalAt(token, 0, token.length);
+  if (v === v) return v; // not NaN: the fast path took it
   if (!/^-?\d+(\.\d+)?$/.test(token)) return undefined;
   return Number(token);
 }
 
+// Fast paths over a range of a string, without slicing. Each returns NaN when the range is not
+// in the plain shape it handles; the caller then falls back to the general code, so results
+// are always those of Number() on the same text. With at most 15 significant digits the
+// mantissa and 10^k are exact doubles, so one IEEE division gives the correctly rounded value
+// that Number() gives.
+const MAX_FAST_DIGITS = 15;
+const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+/** `-?\d+` in [from, to) with at most 15 digits, else NaN. */
+function integerAt(text: string, from: number, to: number): number {
+  let i = from;
+  let neg = false;
+  if (i < to && text.charCodeAt(i) === 45 /* - */) {
+    neg = true;
+    i++;
+  }
+  const digits = to - i;
+  if (digits <= 0 || digits > MAX_FAST_DIGITS) return NaN;
+  let v = 0;
+  for (; i < to; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return NaN;
+    v = v * 10 + d;
+  }
+  return neg ? -v : v;
+}
+
+/** `-?\d+(\.\d+)?` in [from, to) with at most 15 digits, else NaN. */
+function decimalAt(text: string, from: number, to: number): number {
+  let i = from;
+  let neg = false;
+  if (i < to && text.charCodeAt(i) === 45 /* - */) {
+    neg = true;
+    i++;
+  }
+  let v = 0;
+  let digits = 0;
+  let frac = -1; // digits after the point; -1 while there is no point
+  for (; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (frac !== -1 || digits === 0) return NaN;
+      frac = 0;
+      continue;
+    }
+    const d = c - 48;
+    if (d < 0 || d > 9) return NaN;
+    v = v * 10 + d;
+    digits++;
+    if (frac !== -1) frac++;
+  }
+  if (digits === 0 || digits > MAX_FAST_DIGITS || frac === 0) return NaN;
+  if (frac > 0) v /= POW10[frac] as number;
+  return neg ? -v : v;
+}
+
 /** A file holding one integer (`memory.usage_in_bytes`, `pids.current`). */
 export function parseSingleValue(text: string): number | undefined {
+  const v = integerAt(text, 0, endOfLine(text));
+  if (v === v) return v;
   return parseInteger(text.trim());
+}
+
+/** The end of a one-line file's value: its length less one trailing newline. */
+function endOfLine(text: string): number {
+  const n = text.length;
+  return n > 0 && text.charCodeAt(n - 1) === 10 ? n - 1 : n;
 }
 
 /**
@@ -39,6 +105,8 @@ export function parseSingleValue(text: string): number | undefined {
  * value. Returns Infinity for "no limit" (callers leave the value absent), undefined if malformed.
  */
 export function parseLimit(text: string): number | undefined {
+  const fast = integerAt(text, 0, endOfLine(text));
+  if (fast >= 0) return fast; // < 2^62 with at most 15 digits; NaN and negatives take the general path
   const t = text.trim();
   if (t === 'max' || t === '-1') return Infinity;
   const v = parseInteger(t);
@@ -66,7 +134,9 @@ export function parseFlatKeyed(text: string): Map<string, number> {
     if (end === -1) end = len;
     const sp = text.indexOf(' ', start);
     if (sp > start && sp < end) {
-      const value = parseInteger(text.slice(sp + 1, end).trim());
+      // Fast path for the usual `key 123`: no slice, trim or Number() for the value.
+      let value: number | undefined = integerAt(text, sp + 1, end);
+      if (value !== value) value = parseInteger(text.slice(sp + 1, end).trim());
       if (value !== undefined) out.set(text.slice(start, sp), value);
     }
     start = end + 1;
@@ -82,6 +152,65 @@ export function pickKeys<K extends string>(values: Map<string, number>, keys: re
     if (v !== undefined) out[k] = v;
   }
   return out;
+}
+
+/**
+ * `pickKeys(parseFlatKeyed(text), keys)` without building the whole map (memory.stat has ~40
+ * lines, readings keep 14): only lines whose key is wanted are sliced. `valid` is whether
+ * parseFlatKeyed would have kept any line (`size > 0`). The last valid line of a key wins, as
+ * in the map.
+ */
+export function pickFlatKeyed<K extends string>(text: string, keys: readonly K[]): { values: Partial<Record<K, number>>; valid: boolean } {
+  const byLength = keysByLength(keys);
+  const found: Array<number | undefined> = new Array(keys.length);
+  let valid = false;
+  let start = 0;
+  const len = text.length;
+  while (start < len) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = len;
+    const sp = text.indexOf(' ', start);
+    if (sp > start && sp < end) {
+      const candidates = byLength[sp - start];
+      if (candidates !== undefined || !valid) {
+        let value: number | undefined = integerAt(text, sp + 1, end);
+        if (value !== value) value = parseInteger(text.slice(sp + 1, end).trim());
+        if (value !== undefined) {
+          valid = true;
+          if (candidates !== undefined) {
+            for (const i of candidates) {
+              if (text.startsWith(keys[i] as string, start)) {
+                found[i] = value;
+                break;
+              }
+            }
+          }
+        }
+      }
+    }
+    start = end + 1;
+  }
+  const values: Partial<Record<K, number>> = {};
+  for (let i = 0; i < keys.length; i++) {
+    const v = found[i];
+    if (v !== undefined) values[keys[i] as K] = v;
+  }
+  return { values, valid };
+}
+
+const keyIndexes = new WeakMap<readonly string[], Array<number[] | undefined>>();
+/** Indexes of `keys` by key length (computed once per keys array). */
+function keysByLength(keys: readonly string[]): Array<number[] | undefined> {
+  let ix = keyIndexes.get(keys);
+  if (!ix) {
+    ix = [];
+    for (let i = 0; i < keys.length; i++) {
+      const n = (keys[i] as string).length;
+      (ix[n] ??= []).push(i);
+    }
+    keyIndexes.set(keys, ix);
+  }
+  return ix;
 }
 
 /** A space-separated list of integers (`cpuacct.usage_percpu`); undefined if any token is malformed. */
