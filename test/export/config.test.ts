@@ -30,7 +30,7 @@ describe('defaults', () => {
   test('no flags, empty environment', () => {
     assert.deepEqual(resolve(), {
       exporters: ['prometheus'],
-      prometheus: { host: 'localhost', port: 9464, path: '/metrics', unitSuffixes: true },
+      prometheus: { host: 'localhost', port: 9464, path: '/metrics', unitSuffixes: true, finalHoldMs: 0 },
       otlp: { protocol: 'http/protobuf' },
       intervalMs: 60_000,
       exportTimeoutMs: 30_000,
@@ -105,6 +105,7 @@ describe('Prometheus endpoint', () => {
     refuses({ 'prometheus-path': 'metrics' }, {}, /--prometheus-path must start with \//, /"metrics"/);
     assert.equal(resolve({ 'no-unit-suffixes': true }).prometheus.unitSuffixes, false);
     assert.equal(resolve({ 'no-unit-suffixes': false }).prometheus.unitSuffixes, true);
+    assert.throws(() => resolve({ 'prometheus-final-hold': '-5' }), /--prometheus-final-hold must be a non-negative integer, got "-5"/);
   });
 });
 
@@ -191,6 +192,7 @@ test('a full set of flags overrides a full environment', () => {
       'prometheus-port': '9999',
       'prometheus-path': '/x',
       'no-unit-suffixes': true,
+      'prometheus-final-hold': '30000',
       'otlp-endpoint': 'https://c:4318/v1/metrics',
       'otlp-protocol': 'http/protobuf',
       'otlp-header': ['a=1'],
@@ -203,7 +205,7 @@ test('a full set of flags overrides a full environment', () => {
   );
   assert.deepEqual(c, {
     exporters: ['otlp', 'prometheus'],
-    prometheus: { host: '127.0.0.1', port: 9999, path: '/x', unitSuffixes: false },
+    prometheus: { host: '127.0.0.1', port: 9999, path: '/x', unitSuffixes: false, finalHoldMs: 30_000 },
     otlp: { protocol: 'http/protobuf', endpoint: 'https://c:4318/v1/metrics', headers: { a: '1' }, compression: 'gzip', timeoutMs: 2000, temporality: 'cumulative' },
     intervalMs: 10_000,
     exportTimeoutMs: 10_000,
