@@ -1,0 +1,404 @@
+/**
+ * Discovery against a real containerd + runc (no CRI, no systemd): the agent finds `ctr run --rm`
+ * containers by their cgroup layout and takes one last reading of each when its cgroup.events
+ * says `populated 0`, before runc removes the directory. containerd's own /v1/metrics drops a
+ * `--rm` container's series within milliseconds of its exit; we must not.
+ *
+ * Needs root, the hybrid/v2 cgroups of the host, containerd, runc, busybox-static (and
+ * Prometheus/VictoriaMetrics from .peers/): `bash scripts/install-peers.sh`. Missing pieces fail
+ * with a message naming it, never a skip. Every container runs in a namespace of its own
+ * (`ctr -n ocm-…`), and everything started here is torn down in after().
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { hostCgroupMounts } from '../../src/cgroup/mounts.ts';
+import { layoutsFrom } from '../../src/discovery/layouts.ts';
+import { Discovery } from '../../src/discovery/watcher.ts';
+import { CgroupMetrics } from '../../src/metrics/cgroup-metrics.ts';
+import { AgentProcess, CLI, httpGet, stopAllAgents } from '../helpers/otlp-receiver.ts';
+import { freePort, sampleValue, startPrometheus, startVictoriaMetrics, type PrometheusPeer, type VictoriaMetricsPeer } from '../helpers/peers.ts';
+import {
+  calibrateBurn,
+  inotifyWatchCount,
+  makeBusyboxRootfs,
+  parseExposition,
+  pool,
+  randomSuffix,
+  startContainerd,
+  type BurnCalibration,
+  type BusyboxRootfs,
+  type CmdResult,
+  type Containerd,
+} from '../helpers/runtimes.ts';
+
+const SHORT_CONTAINERS = 100;
+const CONCURRENCY = 4;
+/** A container counts as caught when its exported CPU time is at least this share of its burn. */
+const CPU_SHARE = 0.8;
+
+/** Intended CPU seconds of container i: 0.2 … 0.5 s. */
+function burnOf(i: number): number {
+  return 0.2 + (0.3 * (i % 7)) / 6;
+}
+
+interface ShortRun {
+  id: string;
+  burnS: number;
+  result: CmdResult;
+  wallMs: number;
+}
+
+/** `ctr run --rm` of `count` busybox burns, `concurrency` at a time. */
+async function runShortContainers(ctrd: Containerd, ns: string, rootfs: string, cal: BurnCalibration, count: number, concurrency: number): Promise<ShortRun[]> {
+  return pool(
+    Array.from({ length: count }, (_, i) => i),
+    concurrency,
+    async (i) => {
+      const id = `burn-${String(i).padStart(3, '0')}`;
+      const burnS = burnOf(i);
+      const t0 = Date.now();
+      const result = await ctrd.ctr(['-n', ns, 'run', '--rm', '--rootfs', rootfs, id, '/bin/sh', '-c', cal.script(burnS)], { timeoutMs: 60_000 });
+      return { id, burnS, result, wallMs: Date.now() - t0 };
+    },
+  );
+}
+
+function assertAllRan(runs: ShortRun[]): void {
+  const failed = runs.filter((r) => r.result.code !== 0);
+  assert.equal(failed.length, 0, `ctr run failed for ${failed.length} container(s), e.g. ${failed[0]?.id}: ${failed[0]?.result.stderr}`);
+}
+
+/** Per container id, how the agent's -v log says its task ended: `populated/read`, `removed/none`, ... */
+function stopsOf(agent: AgentProcess, ns: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const re = new RegExp(`task ${ns.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/(\\S+) stopped \\((\\w+)\\): final reading (\\S+)`);
+  for (const l of agent.stderrLines()) {
+    const m = re.exec(l);
+    if (m) out.set(m[1] as string, `${m[2]}/${m[3]}`);
+  }
+  return out;
+}
+
+function tally(values: Iterable<string>): string {
+  const t = new Map<string, number>();
+  for (const v of values) t.set(v, (t.get(v) ?? 0) + 1);
+  return [...t].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}=${n}`).join(' ') || '(none)';
+}
+
+/** Ids whose value (CPU seconds) reaches CPU_SHARE × their burn. */
+function caught(runs: ShortRun[], cpuById: Map<string, number>): ShortRun[] {
+  return runs.filter((r) => (cpuById.get(r.id) ?? 0) >= CPU_SHARE * r.burnS);
+}
+
+function byLabel(v: Array<{ metric: Record<string, string>; value: [number, string] }>, label: string, scale = 1): Map<string, number> {
+  return new Map(v.map((s) => [s.metric[label] as string, sampleValue(s) * scale]));
+}
+
+function misses(runs: ShortRun[], cpuById: Map<string, number>, stops: Map<string, string>): string {
+  return runs
+    .filter((r) => !((cpuById.get(r.id) ?? 0) >= CPU_SHARE * r.burnS))
+    .slice(0, 10)
+    .map((r) => `${r.id} (burn ${r.burnS.toFixed(2)} s, exported ${cpuById.get(r.id)?.toFixed(3) ?? 'nothing'}, agent: ${stops.get(r.id) ?? 'no stop logged'})`)
+    .join('; ');
+}
+
+/** Waits until `count()` reaches `target`, or stops growing for `quietMs`, or `timeoutMs` passes. */
+async function settle(count: () => Promise<number>, target: number, quietMs: number, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let last = -1;
+  let lastChange = Date.now();
+  for (;;) {
+    const n = await count();
+    if (n >= target) return n;
+    if (n !== last) {
+      last = n;
+      lastChange = Date.now();
+    }
+    if (Date.now() - lastChange >= quietMs || Date.now() >= deadline) return n;
+    await sleep(500);
+  }
+}
+
+/** The mount point of a v1 controller's hierarchy (or the cgroup2 mount on a v2 host). */
+function ctrdCgroup(controller: string): string {
+  const m = hostCgroupMounts();
+  return (m.v1.get(controller) ?? m.v2)?.mountPoint ?? '/sys/fs/cgroup';
+}
+
+describe('discovery with a real containerd', { timeout: 420_000 }, () => {
+  let ctrd: Containerd;
+  let rootfs: BusyboxRootfs;
+  let cal: BurnCalibration;
+  const suffix = randomSuffix();
+  const stopLater: Array<() => Promise<void>> = [];
+  const fileStart = Date.now();
+
+  before(async () => {
+    assert.ok(fs.existsSync(CLI), `${CLI} is missing: run \`npm run build\` first`);
+    ctrd = await startContainerd();
+    rootfs = await makeBusyboxRootfs();
+    cal = await calibrateBurn();
+    console.log(`burn calibration: ${cal.nsPerIteration.toFixed(0)} ns of CPU per loop iteration (runs: ${cal.runs.map((r) => (r.cpuNs / 1e6).toFixed(0)).join(', ')} ms for ${cal.runs[0]?.iterations} iterations); 0.2 s = ${cal.iterations(0.2)} iterations`);
+  });
+
+  after(async () => {
+    await stopAllAgents();
+    for (const s of stopLater.reverse()) await s().catch(() => undefined);
+    await ctrd?.stop();
+    await rootfs?.remove();
+    console.log(`containerd.test.ts: ${((Date.now() - fileStart) / 1000).toFixed(1)} s in all`);
+  });
+
+  it(`catches ${SHORT_CONTAINERS} short --rm containers with their final CPU (Prometheus scrape); containerd's /v1/metrics does not`, { timeout: 240_000 }, async () => {
+    const ns = `ocm-prom-${suffix}`;
+    const port = await freePort();
+    const agent = new AgentProcess(['-v', '--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)]);
+    stopLater.push(() => agent.stop());
+    await agent.prometheusUrl();
+    const prom: PrometheusPeer = await startPrometheus({ scrapeTargets: [`127.0.0.1:${port}`, ctrd.metricsUrl], scrapeIntervalS: 1 });
+    stopLater.push(() => prom.stop());
+    // Both targets (the agent: job "test"; containerd's /v1/metrics: job "test_1") scraped and up.
+    await prom.waitForSeries('count(up == 1) == 2', undefined, 30_000);
+
+    const t0 = Date.now();
+    const runs = await runShortContainers(ctrd, ns, rootfs.root, cal, SHORT_CONTAINERS, CONCURRENCY);
+    const runMs = Date.now() - t0;
+    assertAllRan(runs);
+
+    const oursQ = `sum by (container_id) (max_over_time(container_cpu_time_seconds_total{container_namespace="${ns}"}[15m]))`;
+    const theirsQ = `max by (container_id) (max_over_time(container_cpu_total_nanoseconds{namespace="${ns}"}[15m]))`;
+    let ours = new Map<string, number>();
+    await settle(
+      async () => {
+        ours = byLabel(await prom.query(oursQ), 'container_id');
+        return caught(runs, ours).length;
+      },
+      SHORT_CONTAINERS,
+      4_000,
+      20_000,
+    );
+    const theirs = byLabel(await prom.query(theirsQ), 'container_id', 1e-9);
+    const oursN = caught(runs, ours).length;
+    const theirsN = caught(runs, theirs).length;
+    const stops = stopsOf(agent, ns);
+    console.log(`captured: ours=${oursN}/${SHORT_CONTAINERS} containerd=${theirsN}/${SHORT_CONTAINERS}`);
+    console.log(
+      `  (${SHORT_CONTAINERS} containers, ${CONCURRENCY} at a time, in ${(runMs / 1000).toFixed(1)} s; burns 0.20-0.50 s; series seen at all: ours ${ours.size}, containerd ${theirs.size}; ` +
+        `agent stops (trigger/final reading): ${tally(stops.values())})`,
+    );
+    assert.ok(oursN >= SHORT_CONTAINERS - 1, `only ${oursN}/${SHORT_CONTAINERS} containers were exported with CPU >= ${CPU_SHARE} x burn; missed: ${misses(runs, ours, stops)}`);
+  });
+
+  it(`pushes the final readings of ${SHORT_CONTAINERS} short containers over OTLP to VictoriaMetrics`, { timeout: 240_000 }, async () => {
+    const ns = `ocm-otlp-${suffix}`;
+    const vm: VictoriaMetricsPeer = await startVictoriaMetrics({ extraArgs: ['-opentelemetry.usePrometheusNaming'] });
+    stopLater.push(() => vm.stop());
+    const agent = new AgentProcess(['-v', '--exporter', 'otlp', '--otlp-endpoint', vm.otlpUrl, '--interval', '1000']);
+    stopLater.push(() => agent.stop());
+    await agent.waitForStderr(/pushing OTLP/);
+    // The agent's own series arrive: the push path works before the containers start.
+    await vm.waitFor('cgroup_metrics_tasks', undefined, 20_000);
+
+    const t0 = Date.now();
+    const runs = await runShortContainers(ctrd, ns, rootfs.root, cal, SHORT_CONTAINERS, CONCURRENCY);
+    const runMs = Date.now() - t0;
+    assertAllRan(runs);
+
+    const q = `sum by (container_id) (max_over_time(container_cpu_time_seconds_total{container_namespace="${ns}"}[15m]))`;
+    let ours = new Map<string, number>();
+    await settle(
+      async () => {
+        await vm.flush();
+        ours = byLabel(await vm.query(q), 'container_id');
+        return caught(runs, ours).length;
+      },
+      SHORT_CONTAINERS,
+      5_000,
+      25_000,
+    );
+    const n = caught(runs, ours).length;
+    const stops = stopsOf(agent, ns);
+    console.log(`captured over OTLP: ours=${n}/${SHORT_CONTAINERS} (${(runMs / 1000).toFixed(1)} s; series seen: ${ours.size}; agent stops: ${tally(stops.values())})`);
+    assert.ok(n >= SHORT_CONTAINERS - 1, `only ${n}/${SHORT_CONTAINERS} containers reached VictoriaMetrics with CPU >= ${CPU_SHARE} x burn; missed: ${misses(runs, ours, stops)}`);
+  });
+
+  it('agrees with containerd /v1/metrics on a long-running container: CPU within 2 %, memory within 5 %', { timeout: 120_000 }, async () => {
+    const ns = `ocm-long-${suffix}`;
+    const id = 'long';
+    const port = await freePort();
+    const agent = new AgentProcess(['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)]);
+    stopLater.push(() => agent.stop());
+    const agentUrl = await agent.prometheusUrl();
+    // 0.5 CPU, a 20 MB shell variable, then a busy loop.
+    await ctrd.ctrOk(['-n', ns, 'run', '-d', '--cpus', '0.5', '--memory-limit', String(256 * 1024 * 1024), '--rootfs', rootfs.root, id, '/bin/sh', '-c', 'x=$(head -c 20000000 /dev/zero | tr "\\0" a); while :; do :; done']);
+    try {
+      const ours = (page: string): { cpuS: number; memB: number } => {
+        const s = parseExposition(page).filter((x) => x.labels.container_namespace === ns && x.labels.container_id === id);
+        const cpu = s.filter((x) => x.name === 'container_cpu_time_seconds_total');
+        const mem = s.find((x) => x.name === 'container_memory_usage_bytes');
+        return { cpuS: cpu.length ? cpu.reduce((a, x) => a + x.value, 0) : NaN, memB: mem?.value ?? NaN };
+      };
+      const theirs = (page: string): { cpuS: number; memB: number } => {
+        const s = parseExposition(page).filter((x) => x.labels.namespace === ns && x.labels.container_id === id);
+        const cpu = s.find((x) => x.name === 'container_cpu_total_nanoseconds');
+        const mem = s.find((x) => x.name === 'container_memory_usage_usage_bytes');
+        return { cpuS: cpu ? cpu.value / 1e9 : NaN, memB: mem?.value ?? NaN };
+      };
+      // Both see it, and the 20 MB are allocated.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const [a, b] = await Promise.all([httpGet(agentUrl), httpGet(ctrd.metricsUrl)]);
+        const o = ours(a.body);
+        const t = theirs(b.body);
+        if (o.memB > 20e6 && t.memB > 20e6) break;
+        if (Date.now() > deadline) assert.fail(`no readings of ${ns}/${id} with the 20 MB allocated: ours ${JSON.stringify(o)}, containerd ${JSON.stringify(t)}; containerd's page has: ${[...new Set(parseExposition(b.body).map((x) => x.name))].filter((n) => n.startsWith('container_')).join(', ')}`);
+        await sleep(500);
+      }
+      await sleep(6_000); // some seconds of throttled CPU
+      const pairs: Array<{ ours: { cpuS: number; memB: number }; theirs: { cpuS: number; memB: number }; skewMs: number }> = [];
+      for (let k = 0; k < 3; k++) {
+        // The two reads as close together as possible: both requests in flight at once.
+        const t1 = performance.now();
+        const [a, b] = await Promise.all([httpGet(agentUrl), httpGet(ctrd.metricsUrl)]);
+        pairs.push({ ours: ours(a.body), theirs: theirs(b.body), skewMs: performance.now() - t1 });
+        await sleep(1_500);
+      }
+      // The kernel's own numbers, for the record: cpuacct.usage (what containerd exports) is exact;
+      // cpuacct.usage_user/usage_sys are sampled at ticks on current kernels.
+      const acct = path.join(ctrdCgroup('cpuacct'), ns, id);
+      const kernel = fs.existsSync(acct)
+        ? `cpuacct.usage ${(Number(fs.readFileSync(path.join(acct, 'cpuacct.usage'), 'latin1')) / 1e9).toFixed(4)} s, usage_user+usage_sys ${((Number(fs.readFileSync(path.join(acct, 'cpuacct.usage_user'), 'latin1')) + Number(fs.readFileSync(path.join(acct, 'cpuacct.usage_sys'), 'latin1'))) / 1e9).toFixed(4)} s`
+        : 'no v1 cpuacct directory';
+      const rows = pairs.map((p) => ({ ...p, cpuDiff: Math.abs(p.ours.cpuS - p.theirs.cpuS) / p.theirs.cpuS, memDiff: Math.abs(p.ours.memB - p.theirs.memB) / p.theirs.memB }));
+      for (const p of rows) {
+        console.log(
+          `long-running: CPU ours ${p.ours.cpuS.toFixed(4)} s vs containerd ${p.theirs.cpuS.toFixed(4)} s (${(p.cpuDiff * 100).toFixed(3)} %); ` +
+            `memory ours ${(p.ours.memB / 1e6).toFixed(2)} MB vs containerd ${(p.theirs.memB / 1e6).toFixed(2)} MB (${(p.memDiff * 100).toFixed(3)} %); both fetched within ${p.skewMs.toFixed(0)} ms`,
+        );
+      }
+      console.log(`long-running: kernel files afterwards: ${kernel}`);
+      for (const p of rows) {
+        assert.ok(p.cpuDiff <= 0.02, `CPU differs by ${(p.cpuDiff * 100).toFixed(2)} %: ours ${p.ours.cpuS} s, containerd ${p.theirs.cpuS} s (${kernel})`);
+        assert.ok(p.memDiff <= 0.05, `memory differs by ${(p.memDiff * 100).toFixed(2)} %: ours ${p.ours.memB} B, containerd ${p.theirs.memB} B`);
+      }
+    } finally {
+      await ctrd.ctr(['-n', ns, 'task', 'kill', '-s', 'SIGKILL', id]);
+      await ctrd.ctr(['-n', ns, 'task', 'delete', '-f', id]);
+      await ctrd.ctr(['-n', ns, 'container', 'rm', id]);
+    }
+  });
+
+  it('churns containers for two minutes without leaking watches, tasks, series or memory', { timeout: 240_000 }, async () => {
+    const ns = `ocm-churn-${suffix}`;
+    const CHURN_MS = 120_000;
+    // One layout, this namespace only: other cgroups on the host (other tests) change nothing here.
+    const pattern = `^/(?<namespace>${ns})/(?<id>[^/]+)$`;
+    // The namespace's cgroups exist before the baseline (runc leaves them after the first container).
+    await ctrd.ctrOk(['-n', ns, 'run', '--rm', '--rootfs', rootfs.root, 'warm-up', '/bin/true']);
+
+    const port = await freePort();
+    const agent = new AgentProcess(['-v', '--layouts=', '--layout-pattern', pattern, '--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)]);
+    stopLater.push(() => agent.stop());
+    const agentUrl = await agent.prometheusUrl();
+    // The same discovery in this process, to read its watch and task counts.
+    const engine = new CgroupMetrics({ onGone: 'stop' });
+    const discovery = new Discovery(engine, { layouts: layoutsFrom([], [pattern]) });
+    discovery.start();
+    stopLater.push(async () => discovery.close());
+    // The pattern bounds the watches to this namespace's directory (and the root), so other
+    // tests' cgroups change nothing here. Read when stable: two equal reads 300 ms apart.
+    const stable = async (read: () => number): Promise<number> => {
+      let prev = NaN;
+      for (let k = 0; k < 20; k++) {
+        const v = read();
+        if (v === prev) return v;
+        prev = v;
+        await sleep(300);
+      }
+      return prev;
+    };
+    await sleep(1_500);
+    const base = { lib: await stable(() => discovery.watchCount), agent: await stable(() => inotifyWatchCount(agent.pid)), libTasks: discovery.taskCount };
+
+    // A scraper, as Prometheus would: every second, keeping the highest CPU seen per container.
+    const cpuSeen = new Map<string, number>();
+    let scrapes = 0;
+    let scraping = true;
+    const scraper = (async () => {
+      while (scraping) {
+        try {
+          const page = (await httpGet(agentUrl)).body;
+          scrapes++;
+          const sum = new Map<string, number>();
+          for (const x of parseExposition(page)) if (x.name === 'container_cpu_time_seconds_total' && x.labels.container_namespace === ns) sum.set(x.labels.container_id as string, (sum.get(x.labels.container_id as string) ?? 0) + x.value);
+          for (const [id, v] of sum) cpuSeen.set(id, Math.max(v, cpuSeen.get(id) ?? 0));
+        } catch {
+          /* the next one */
+        }
+        await sleep(1_000);
+      }
+    })();
+
+    // Two loops of short --rm containers (20-120 ms of CPU each) for two minutes.
+    const t0 = Date.now();
+    let started = 0;
+    const failures: string[] = [];
+    const loop = async (w: number): Promise<void> => {
+      for (let k = 0; Date.now() - t0 < CHURN_MS; k++) {
+        const id = `c${w}-${k}`;
+        started++;
+        const r = await ctrd.ctr(['-n', ns, 'run', '--rm', '--rootfs', rootfs.root, id, '/bin/sh', '-c', cal.script(0.02 + 0.1 * ((k % 6) / 5))], { timeoutMs: 60_000 });
+        if (r.code !== 0) failures.push(`${id}: ${r.stderr.trim()}`);
+      }
+    };
+    let rssAt20s = NaN;
+    const rssSeries: number[] = [];
+    const rssProbe = (async () => {
+      for (let k = 1; Date.now() - t0 < CHURN_MS; k++) {
+        await sleep(Math.max(0, t0 + k * 10_000 - Date.now()));
+        const kb = agent.rssKb();
+        rssSeries.push(kb);
+        if (k === 2) rssAt20s = kb;
+      }
+    })();
+    let churnMs: number;
+    try {
+      await Promise.all([loop(0), loop(1), rssProbe]);
+      churnMs = Date.now() - t0;
+      await sleep(2_500); // last exits seen, last final readings scraped
+    } finally {
+      scraping = false;
+      await scraper;
+    }
+    const rssEnd = agent.rssKb();
+
+    // One more scrape delivers anything still pending; after it, nothing of the namespace is left.
+    await httpGet(agentUrl);
+    const page = parseExposition((await httpGet(agentUrl)).body);
+    const left = page.filter((x) => x.name.startsWith('container_') && x.labels.container_namespace === ns);
+    const tasks = page.find((x) => x.name === 'cgroup_metrics_tasks')?.value;
+    const end = { lib: await stable(() => discovery.watchCount), agent: await stable(() => inotifyWatchCount(agent.pid)), libTasks: discovery.taskCount };
+    const stops = stopsOf(agent, ns);
+    stops.delete('warm-up');
+    const withCpu = [...cpuSeen.values()].filter((v) => v > 0).length;
+    console.log(
+      `churn: ${started} containers in ${(churnMs / 1000).toFixed(0)} s (2 loops, ${failures.length} ctr failures), ${scrapes} scrapes; ` +
+        `exported with CPU: ${withCpu}; agent stops: ${tally(stops.values())}`,
+    );
+    console.log(
+      `churn: watches: in-process Discovery ${base.lib} -> ${end.lib}, agent's inotify ${base.agent} -> ${end.agent}; ` +
+        `tasks: in-process ${base.libTasks} -> ${end.libTasks}, agent cgroup_metrics_tasks ${tasks}; series left for the namespace: ${left.length}; ` +
+        `agent VmRSS ${(rssAt20s / 1024).toFixed(1)} MB at 20 s -> ${(rssEnd / 1024).toFixed(1)} MB at the end (${((rssEnd - rssAt20s) / 1024).toFixed(1)} MB; every 10 s: ${rssSeries.map((kb) => (kb / 1024).toFixed(0)).join(' ')} MB)`,
+    );
+    assert.equal(failures.length, 0, `ctr run failed ${failures.length} time(s): ${failures.slice(0, 3).join('; ')}`);
+    assert.equal(end.lib, base.lib, 'Discovery holds more watches than before the churn');
+    assert.equal(end.agent, base.agent, "the agent's inotify watches grew over the churn");
+    assert.equal(end.libTasks, 0, 'Discovery still knows tasks of exited containers');
+    assert.equal(tasks, 0, 'cgroup_metrics_tasks is not back to 0');
+    assert.deepEqual(left.map((x) => `${x.name}{${x.labels.container_id}}`).slice(0, 5), [], 'series of exited containers are still exported');
+    assert.ok(rssEnd - rssAt20s < 20 * 1024, `the agent's RSS grew by ${((rssEnd - rssAt20s) / 1024).toFixed(1)} MB over the churn`);
+  });
+});
