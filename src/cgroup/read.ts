@@ -270,6 +270,7 @@ function readV1(r: Reading, cg: Extract<TaskCgroup, { version: 1 }>, groups: Rea
   if (groups.has('cpu') && (cpu || cpuacct)) {
     const c: NonNullable<V1Stats['cpu']> = {};
     if (cpuacct) {
+      c.usageNs = r.int(cpuacct, 'cpuacct.usage');
       c.usageUserNs = r.int(cpuacct, 'cpuacct.usage_user');
       c.usageSysNs = r.int(cpuacct, 'cpuacct.usage_sys');
       if (c.usageUserNs === undefined || c.usageSysNs === undefined) {

@@ -80,7 +80,9 @@ export const V2_MEMORY_STAT_KEYS = [
 export type V2MemoryStatKey = (typeof V2_MEMORY_STAT_KEYS)[number];
 
 export interface V1CpuStats {
-  /** cpuacct.usage_user / usage_sys, ns. */
+  /** cpuacct.usage, ns: exact (the scheduler's clock). */
+  usageNs?: number;
+  /** cpuacct.usage_user / usage_sys, ns: sampled at ticks, so their sum drifts from usageNs (+4 % seen on throttled tasks). */
   usageUserNs?: number;
   usageSysNs?: number;
   /** cpuacct.stat, USER_HZ ticks: read only when usage_user/usage_sys are absent. */

@@ -549,6 +549,7 @@ describe('readStats on the fixture directories', () => {
     assert.deepEqual(r.stats, {
       version: 1,
       cpu: {
+        usageNs: 1549867554,
         usageUserNs: 383970096,
         usageSysNs: 1191972229,
         nrPeriods: 33,
@@ -583,6 +584,7 @@ describe('readStats on the fixture directories', () => {
     const r = readDir(V1, DEFAULT_GROUPS);
     assert.ok(r.stats.version === 1);
     assert.deepEqual(r.stats.cpu, {
+      usageNs: 1549867554,
       usageUserNs: 383970096,
       usageSysNs: 1191972229,
       nrPeriods: 33,
@@ -603,6 +605,7 @@ describe('readStats on the fixture directories', () => {
     fs.rmSync(path.join(tmp, 'cpuacct/cpuacct.usage_sys'));
     const r = readDir(tmp, ['cpu']);
     assert.deepEqual(r.stats.cpu, {
+      usageNs: 1549867554,
       userTicks: 37,
       systemTicks: 117,
       nrPeriods: 33,

@@ -20,6 +20,18 @@ test('catalogValues converts a reading to OTel units, the same for v1 and v2', (
   assert.equal(values.find((v) => v.name === 'container.memory.usage.limit')?.value, 199999488);
   assert.equal(values.some((v) => v.name.startsWith('container.pids')), false, 'only the groups asked for');
   const v1 = read('cgroup-v1-kernel-6.18');
-  assert.ok(Math.abs((cpuSeconds(v1) ?? 0) - (383970096 + 1191972229) / 1e9) < 1e-12);
+  // v1: the exact cpuacct.usage, not the tick-sampled usage_user + usage_sys (1.7 % more here).
+  assert.ok(Math.abs((cpuSeconds(v1) ?? 0) - 1549867554 / 1e9) < 1e-12);
+  const user = catalogValues(v1, ['cpu']).find((v) => v.attributes['cpu.mode'] === 'user')?.value ?? NaN;
+  assert.ok(Math.abs(user - (1549867554 * 383970096) / (383970096 + 1191972229) / 1e9) < 1e-12, `user ${user}`);
   assert.equal(cpuSeconds({ version: 2 }), undefined);
+});
+
+test('v1 CPU split: the exact total by the sampled shares; a task shorter than a tick counts as user time; old kernels scale ticks', () => {
+  const seconds = (cpu: object) => Object.fromEntries(catalogValues({ version: 1, cpu }, ['cpu']).map((v) => [v.attributes['cpu.mode'], v.value]));
+  assert.deepEqual(seconds({ usageNs: 3e9, usageUserNs: 2.2e9, usageSysNs: 1e9 }), { user: 3 * (2.2 / 3.2), system: 3 * (1 / 3.2) });
+  assert.deepEqual(seconds({ usageNs: 4e6, usageUserNs: 0, usageSysNs: 0 }), { user: 0.004, system: 0 });
+  assert.deepEqual(seconds({ usageNs: 2e9, userTicks: 150, systemTicks: 50 }), { user: 1.5, system: 0.5 });
+  // No cpuacct.usage (a hand-made tree): the sampled values as they are.
+  assert.deepEqual(seconds({ usageUserNs: 2e9, usageSysNs: 1e9 }), { user: 2, system: 1 });
 });
