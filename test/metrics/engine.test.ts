@@ -150,8 +150,8 @@ test('real v1 cgroup removed after a collection: stop() gives { source: "last-kn
   assert.equal(res.source, 'last-known');
   assert.equal(res.timeMs, lastTime, 'the reading queued is the last successful one');
   assert.ok(res.stats?.version === 1);
-  assert.equal(res.stats.cpu?.usageUserNs, ns.user);
-  assert.equal(res.stats.cpu?.usageSysNs, ns.sys);
+  assert.equal(res.stats.cpu?.usageUserNs, ns.sampledUser);
+  assert.equal(res.stats.cpu?.usageSysNs, ns.sampledSys);
 
   const fin = await collect(r);
   assert.equal(taskValue(fin, 'container.cpu.time', 'gone', { 'cpu.mode': 'user' }), ns.user / 1e9);

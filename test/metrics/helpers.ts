@@ -229,10 +229,17 @@ export class V1Cgroup {
     for (const c of this.controllers) fs.writeFileSync(path.join(this.dir(c), 'cgroup.procs'), `${pid}\n`);
   }
 
-  /** cpuacct usage_user + usage_sys, in ns, as the kernel says now. */
-  cpuNs(): { user: number; sys: number } {
+  /**
+   * CPU time as the kernel says now, in ns: `user`/`sys` are the exact cpuacct.usage split by the
+   * shares of the tick-sampled usage_user/usage_sys (what the catalog exports), `sampled*` the raw files.
+   */
+  cpuNs(): { user: number; sys: number; usage: number; sampledUser: number; sampledSys: number } {
     const read = (f: string): number => Number(fs.readFileSync(path.join(this.dir('cpuacct'), f), 'utf8').trim());
-    return { user: read('cpuacct.usage_user'), sys: read('cpuacct.usage_sys') };
+    const usage = read('cpuacct.usage');
+    const sampledUser = read('cpuacct.usage_user');
+    const sampledSys = read('cpuacct.usage_sys');
+    const share = sampledUser + sampledSys > 0 ? sampledUser / (sampledUser + sampledSys) : 1;
+    return { user: usage * share, sys: usage * (1 - share), usage, sampledUser, sampledSys };
   }
 
   /** rmdir in every hierarchy (retried while the kernel still holds an exiting process). Idempotent. */

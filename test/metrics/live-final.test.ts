@@ -34,8 +34,8 @@ test('real v1 cgroup with a CPU burner: the final reading after stop() holds the
   const ns = cgv1.cpuNs(); // the files, right after the final read (the cgroup is empty: they do not move)
   assert.equal(res.source, 'read');
   assert.ok(res.stats?.version === 1);
-  assert.equal(res.stats.cpu?.usageUserNs, ns.user);
-  assert.equal(res.stats.cpu?.usageSysNs, ns.sys);
+  assert.equal(res.stats.cpu?.usageUserNs, ns.sampledUser);
+  assert.equal(res.stats.cpu?.usageSysNs, ns.sampledSys);
 
   for (const r of [r1, r2]) {
     const rm = (await r.collect()).resourceMetrics;
