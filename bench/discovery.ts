@@ -6,7 +6,8 @@
 //   - add latency: mkdir → task registered ('added'), 1000 creations, one at a time;
 //   - final-reading latency: SIGKILL of the task's only process → final reading queued
 //     ('stopped'), 200 tasks, one at a time; and again while collections run back to back;
-//   - inotify watches: Discovery.watchCount and the kernel's count (/proc/PID/fdinfo);
+//   - watches: Discovery.watchCount and the kernel's count (inotify watches in /proc/PID/fdinfo
+//     plus the cgroup.events files held open for epoll);
 //   - idle CPU: in-process Discovery + CgroupMetrics for 20 s without scrapes, then 20 s with a
 //     producer collecting every 10 s like a scraper; then the agent itself as a child process
 //     (`--root` over the same trees, Prometheus scraped every 10 s), utime+stime from
@@ -28,6 +29,7 @@ import type { CgroupMounts, Hierarchy } from '../src/cgroup/mounts.ts';
 import { layoutsFrom } from '../src/discovery/layouts.ts';
 import { Discovery, type DiscoveryEvent } from '../src/discovery/watcher.ts';
 import { CgroupMetrics } from '../src/metrics/cgroup-metrics.ts';
+import { kernelWatchCount } from '../test/helpers/watches.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TASKS = 1000;
@@ -119,20 +121,6 @@ function percentile(xs: readonly number[], p: number): number {
 
 function summary(xs: readonly number[]): { n: number; p50: number; p99: number; max: number } {
   return { n: xs.length, p50: percentile(xs, 50), p99: percentile(xs, 99), max: Math.max(...xs) };
-}
-
-/** inotify watches of a process: the `inotify wd:` lines of its inotify descriptors. */
-function inotifyWatches(pid: number | 'self' = 'self'): number {
-  let n = 0;
-  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) !== 'anon_inode:inotify') continue;
-      n += fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8').split('\n').filter((l) => l.startsWith('inotify wd:')).length;
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return n;
 }
 
 const CLK_TCK = 100; // sysconf(_SC_CLK_TCK) on Linux
@@ -246,7 +234,7 @@ try {
   }
   const add = summary(adds);
   await tick();
-  const watches = { discovery: discovery.watchCount, kernel: inotifyWatches(), expected: baseWatches + TASKS };
+  const watches = { discovery: discovery.watchCount, kernel: kernelWatchCount(), expected: baseWatches + TASKS };
   console.log(`added ${TASKS} tasks: p50 ${ms(add.p50)}, p99 ${ms(add.p99)}; watches ${watches.discovery} (kernel ${watches.kernel})`);
 
   // ... and while collections of the 1000 run back to back (another namespace, removed after)
@@ -353,11 +341,11 @@ try {
   const finLoaded = summary(finalsLoaded);
   await sleep(50);
   await tick();
-  const watchesAfterFinals = { discovery: discovery.watchCount, kernel: inotifyWatches(), expected: baseWatches + TASKS - FINALS - FINALS_UNDER_LOAD };
+  const watchesAfterFinals = { discovery: discovery.watchCount, kernel: kernelWatchCount(), expected: baseWatches + TASKS - FINALS - FINALS_UNDER_LOAD };
   console.log(`final readings: p50 ${ms(fin.p50)}, p99 ${ms(fin.p99)}; under load p99 ${ms(finLoaded.p99)}; ${JSON.stringify(Object.fromEntries(finalOutcomes))}`);
   discovery.close();
   await tick();
-  const watchesAfterClose = inotifyWatches();
+  const watchesAfterClose = kernelWatchCount();
 
   // The ended tasks' directories made again, never run: the agent below sees 1000 fresh tasks.
   for (let i = 0; i < FINALS + FINALS_UNDER_LOAD; i++) {
@@ -406,7 +394,7 @@ try {
   };
   await scrape(); // the first collection (reads every task once)
   await sleep(2000);
-  const agentKernelWatches = inotifyWatches(agent.pid as number);
+  const agentKernelWatches = kernelWatchCount(agent.pid as number);
   const a0 = procCpuS(agent.pid as number);
   const aw0 = performance.now();
   const agentScrapes: number[] = [];
@@ -414,7 +402,7 @@ try {
   const agentIdle = ((procCpuS(agent.pid as number) - a0) / ((performance.now() - aw0) / 1000)) * 100;
   agent.kill('SIGTERM');
   await new Promise((r) => agent.once('exit', r));
-  console.log(`agent: ${agentFound} tasks found, ${agentKernelWatches} inotify watches, ${agentIdle.toFixed(3)}% of a core with a scrape every 10 s`);
+  console.log(`agent: ${agentFound} tasks found, ${agentKernelWatches} watches, ${agentIdle.toFixed(3)}% of a core with a scrape every 10 s`);
 
   // Table and results
   rows.push(
@@ -422,14 +410,14 @@ try {
     [`  during back-to-back collections (${ADDS_UNDER_LOAD})`, `${ms(addLoaded.p50)} / ${ms(addLoaded.p99)} / ${ms(addLoaded.max)}`, `(${collectionsDuringAdds} collections)`],
     [`final-reading latency p50 / p99 / max (${FINALS} kills)`, `${ms(fin.p50)} / ${ms(fin.p99)} / ${ms(fin.max)}`, `p99 < ${TARGET.finalP99Ms} ms: ${verdict(fin.p99 < TARGET.finalP99Ms)}`],
     [`  during back-to-back collections (${FINALS_UNDER_LOAD})`, `${ms(finLoaded.p50)} / ${ms(finLoaded.p99)} / ${ms(finLoaded.max)}`, `(${collectionsDuringFinals} collections)`],
-    ['inotify watches, 1000 live tasks (Discovery / kernel)', `${watches.discovery} / ${watches.kernel}`, `root + namespace + 1000 = ${watches.expected}: ${verdict(watches.discovery === watches.expected && watches.kernel === watches.expected)}`],
+    ['watches (inotify + epoll), 1000 live tasks (Discovery / kernel)', `${watches.discovery} / ${watches.kernel}`, `root + namespace + 1000 = ${watches.expected}: ${verdict(watches.discovery === watches.expected && watches.kernel === watches.expected)}`],
     [`  after ${FINALS + FINALS_UNDER_LOAD} tasks ended`, `${watchesAfterFinals.discovery} / ${watchesAfterFinals.kernel}`, `${watchesAfterFinals.expected}: ${verdict(watchesAfterFinals.discovery === watchesAfterFinals.expected && watchesAfterFinals.kernel === watchesAfterFinals.expected)}`],
     ['  after close()', `${watchesAfterClose}`, verdict(watchesAfterClose === 0)],
     ['idle CPU, in-process, no scrapes (discovery + engine)', `${idleNoScrape.toFixed(3)} % of a core`, `< ${TARGET.idleCpuPct}%: ${verdict(idleNoScrape < TARGET.idleCpuPct)}`],
     ['  of which the rescan every 10 s (CPU per rescan)', `${ms(rescanMs)} = ${(rescanMs / 100).toFixed(3)} % of a core`, `(1000 never-run tasks: ${ms(rescanEmptyMs)} = ${(rescanEmptyMs / 100).toFixed(3)} %)`],
     ['idle CPU, in-process, a collection every 10 s', `${idleScrape.toFixed(3)} % of a core`, `< ${TARGET.idleCpuPct}%: ${verdict(idleScrape < TARGET.idleCpuPct)} (collections ${scrapeMs.map((x) => x.toFixed(0)).join(', ')} ms)`],
     ['idle CPU, the agent process, a scrape every 10 s', `${agentIdle.toFixed(3)} % of a core`, `< ${TARGET.idleCpuPct}%: ${verdict(agentIdle < TARGET.idleCpuPct)} (scrapes ${agentScrapes.map((x) => x.toFixed(0)).join(', ')} ms)`],
-    ['agent: tasks found / inotify watches (log / kernel)', `${agentFound} / ${agentWatchesLogged} / ${agentKernelWatches}`, verdict(agentFound === TASKS && agentKernelWatches === TASKS + 2)],
+    ['agent: tasks found / watches (log / kernel)', `${agentFound} / ${agentWatchesLogged} / ${agentKernelWatches}`, verdict(agentFound === TASKS && agentKernelWatches === TASKS + 2)],
   );
   const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length))];
   console.log(`\nDiscovery, ${TASKS} containerd tasks on a hybrid host (${os.cpus().length} CPUs, kernel ${os.release()})`);

@@ -136,7 +136,9 @@ export async function agentCommand(argv: string[]): Promise<number> {
       },
     });
     discovery.start();
-    log(`discovering ${layouts.map((l) => l.name).join(', ')} tasks on a ${engine.mounts.mode} cgroup host: ${discovery.taskCount} found, ${discovery.watchCount} watches`);
+    log(`discovering ${layouts.map((l) => l.name).join(', ')} tasks on a ${engine.mounts.mode} cgroup host: ${discovery.taskCount} found, ${discovery.watchCount} watches; cgroup.events by ${discovery.eventsMechanism}`);
+    // inotify on cgroup.events can arrive after the runtime's rmdir: a few short tasks lose their final reading.
+    if (discovery.eventsMechanism === 'inotify' && engine.mounts.mode !== 'v1') log('warning: the optional `epoll` addon is not built (it needs python3, make and g++ at npm install); cgroup.events changes come by inotify, which can lag behind the removal of short-lived containers');
   }
   if (engine.size === 0 && !discovery) log('no task given (--task NAMESPACE/ID=CGROUP) and discovery is off: serving self-observability metrics only');
   else if (flags.task?.length) log(`collecting ${flags.task.length} --task task(s) on a ${engine.mounts.mode} cgroup host`);

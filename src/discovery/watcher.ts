@@ -5,6 +5,7 @@ import { parseFlatKeyed } from '../cgroup/parse/values.ts';
 import { resolveCgroup } from '../cgroup/resolve.ts';
 import { V1_CONTROLLERS, type TaskCgroup } from '../cgroup/types.ts';
 import type { CgroupMetrics, StopResult } from '../metrics/cgroup-metrics.ts';
+import { EventsWatcher, type EventsMechanism, type EventsWatch } from './events-watch.ts';
 import { classify, type DiscoveredTask, type Layout } from './layouts.ts';
 
 /** Retries of an add whose cgroup is incomplete, 2, 4, ... 64 ms apart (~130 ms in all). */
@@ -31,7 +32,7 @@ interface Known {
   cgroup: TaskCgroup;
   /** cgroup.events to watch (v2, or the cgroup2 mirror on hybrid hosts). */
   eventsFile?: string;
-  eventsWatch?: fs.FSWatcher;
+  eventsWatch?: EventsWatch;
   /** v1-only hosts: cgroup.procs polled for emptiness. */
   procsFile?: string;
   /** The directory's inode: a directory removed and made again under the same path is another task. */
@@ -60,6 +61,7 @@ export class Discovery {
   private closed = false;
   private readonly root: Hierarchy;
   private readonly v2: Hierarchy | undefined;
+  private readonly events = new EventsWatcher();
 
   constructor(
     private readonly engine: CgroupMetrics,
@@ -72,7 +74,12 @@ export class Discovery {
     this.v2 = m.v2;
   }
 
-  /** Watches in place now. */
+  /** How cgroup.events changes arrive: epoll (immediate) or inotify (the fallback; can lag behind rmdir). */
+  get eventsMechanism(): EventsMechanism {
+    return this.events.mechanism;
+  }
+
+  /** Watches in place now (directory watches and cgroup.events watches). */
   get watchCount(): number {
     let n = this.dirWatches.size;
     for (const k of this.known.values()) if (k.eventsWatch) n++;
@@ -107,6 +114,7 @@ export class Discovery {
     for (const t of this.pendingAdds.values()) clearTimeout(t);
     this.pendingAdds.clear();
     for (const k of this.known.values()) k.eventsWatch?.close();
+    this.events.close();
   }
 
   private abs(rel: string): string {
@@ -244,8 +252,7 @@ export class Discovery {
     if (!v2dir) return;
     k.eventsFile = path.join(v2dir, 'cgroup.events');
     try {
-      k.eventsWatch = fs.watch(k.eventsFile, { persistent: false }, () => this.onEvents(k));
-      k.eventsWatch.on('error', () => undefined);
+      k.eventsWatch = this.events.watch(k.eventsFile, (text) => this.onEvents(k, text));
       delete k.procsFile;
     } catch {
       // no cgroup.events (an old kernel): the v1 emptiness poll covers it
@@ -291,9 +298,10 @@ export class Discovery {
   }
 
   /** cgroup.events changed: `populated 0` after a change means the last process left. */
-  private onEvents(k: Known): void {
-    if (k.stopping || this.closed) return;
-    if (this.populated(k) === false) void this.finish(k, 'populated');
+  private onEvents(k: Known, text: string | undefined): void {
+    // undefined: the cgroup is gone; the directory watch (or the rescan) ends the task.
+    if (k.stopping || this.closed || text === undefined) return;
+    if (parseFlatKeyed(text).get('populated') === 0) void this.finish(k, 'populated');
   }
 
   private pollEmpty(): void {

@@ -20,9 +20,9 @@ import { Discovery } from '../../src/discovery/watcher.ts';
 import { CgroupMetrics } from '../../src/metrics/cgroup-metrics.ts';
 import { AgentProcess, CLI, httpGet, stopAllAgents } from '../helpers/otlp-receiver.ts';
 import { freePort, sampleValue, startPrometheus, startVictoriaMetrics, type PrometheusPeer, type VictoriaMetricsPeer } from '../helpers/peers.ts';
+import { kernelWatchCount } from '../helpers/watches.ts';
 import {
   calibrateBurn,
-  inotifyWatchCount,
   makeBusyboxRootfs,
   parseExposition,
   pool,
@@ -321,7 +321,7 @@ describe('discovery with a real containerd', { timeout: 420_000 }, () => {
       return prev;
     };
     await sleep(1_500);
-    const base = { lib: await stable(() => discovery.watchCount), agent: await stable(() => inotifyWatchCount(agent.pid)), libTasks: discovery.taskCount };
+    const base = { lib: await stable(() => discovery.watchCount), agent: await stable(() => kernelWatchCount(agent.pid)), libTasks: discovery.taskCount };
 
     // A scraper, as Prometheus would: every second, keeping the highest CPU seen per container.
     const cpuSeen = new Map<string, number>();
@@ -380,7 +380,7 @@ describe('discovery with a real containerd', { timeout: 420_000 }, () => {
     const page = parseExposition((await httpGet(agentUrl)).body);
     const left = page.filter((x) => x.name.startsWith('container_') && x.labels.container_namespace === ns);
     const tasks = page.find((x) => x.name === 'cgroup_metrics_tasks')?.value;
-    const end = { lib: await stable(() => discovery.watchCount), agent: await stable(() => inotifyWatchCount(agent.pid)), libTasks: discovery.taskCount };
+    const end = { lib: await stable(() => discovery.watchCount), agent: await stable(() => kernelWatchCount(agent.pid)), libTasks: discovery.taskCount };
     const stops = stopsOf(agent, ns);
     stops.delete('warm-up');
     const withCpu = [...cpuSeen.values()].filter((v) => v > 0).length;
@@ -389,13 +389,13 @@ describe('discovery with a real containerd', { timeout: 420_000 }, () => {
         `exported with CPU: ${withCpu}; agent stops: ${tally(stops.values())}`,
     );
     console.log(
-      `churn: watches: in-process Discovery ${base.lib} -> ${end.lib}, agent's inotify ${base.agent} -> ${end.agent}; ` +
+      `churn: watches: in-process Discovery ${base.lib} -> ${end.lib}, agent's watches ${base.agent} -> ${end.agent}; ` +
         `tasks: in-process ${base.libTasks} -> ${end.libTasks}, agent cgroup_metrics_tasks ${tasks}; series left for the namespace: ${left.length}; ` +
         `agent VmRSS ${(rssAt20s / 1024).toFixed(1)} MB at 20 s -> ${(rssEnd / 1024).toFixed(1)} MB at the end (${((rssEnd - rssAt20s) / 1024).toFixed(1)} MB; every 10 s: ${rssSeries.map((kb) => (kb / 1024).toFixed(0)).join(' ')} MB)`,
     );
     assert.equal(failures.length, 0, `ctr run failed ${failures.length} time(s): ${failures.slice(0, 3).join('; ')}`);
     assert.equal(end.lib, base.lib, 'Discovery holds more watches than before the churn');
-    assert.equal(end.agent, base.agent, "the agent's inotify watches grew over the churn");
+    assert.equal(end.agent, base.agent, "the agent's watches (inotify + epoll) grew over the churn");
     assert.equal(end.libTasks, 0, 'Discovery still knows tasks of exited containers');
     assert.equal(tasks, 0, 'cgroup_metrics_tasks is not back to 0');
     assert.deepEqual(left.map((x) => `${x.name}{${x.labels.container_id}}`).slice(0, 5), [], 'series of exited containers are still exported');

@@ -27,6 +27,7 @@ import { DEFAULT_LAYOUTS, layoutsFrom, type DiscoveredTask, type Layout } from '
 import { Discovery, type DiscoveryEvent, type DiscoveryOptions } from '../../src/discovery/watcher.ts';
 import { CgroupMetrics } from '../../src/metrics/cgroup-metrics.ts';
 import { idsIn, requireV1, selfValue, sleep, spawnBurner, taskPoints, waitFor, type Burner } from '../metrics/helpers.ts';
+import { kernelWatchCount } from '../helpers/watches.ts';
 
 const CG = '/sys/fs/cgroup';
 const V1_CONTROLLERS = ['cpu', 'cpuacct', 'memory', 'pids'] as const;
@@ -274,22 +275,6 @@ async function withDiscovery(shape: Shape | 'host', layouts: Layout[], options: 
   }
 }
 
-/** inotify watches of a process: the `inotify wd:` lines of its inotify descriptors' fdinfo. */
-function inotifyWatches(pid: number | 'self' = 'self'): number {
-  let n = 0;
-  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
-    let link: string;
-    try {
-      link = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
-    } catch {
-      continue;
-    }
-    if (link !== 'anon_inode:inotify') continue;
-    n += fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8').split('\n').filter((l) => l.startsWith('inotify wd:')).length;
-  }
-  return n;
-}
-
 /**
  * The kernel's count, once the event loop has turned: a watch closed inside its own inotify
  * callback (the final reading closes the cgroup.events watch from its change event, and what
@@ -298,7 +283,7 @@ function inotifyWatches(pid: number | 'self' = 'self'): number {
  */
 async function kernelWatches(): Promise<number> {
   await new Promise((resolve) => setImmediate(resolve));
-  return inotifyWatches();
+  return kernelWatchCount();
 }
 
 /** For failure messages: the inotify watches (wd, inode) of this process and the inodes of some paths. */
@@ -416,7 +401,7 @@ async function discoverRunAndStop(t: TestContext, shape: Shape, c: Case): Promis
     // The runtime makes the parents (namespace, QoS, pod directories) while discovery runs.
     tree.mkdir(parentOf(c.task));
     await waitFor(() => discovery.watchCount === c.watched.length, 2000, `watches on ${c.watched.join(', ')}`);
-    assert.equal(await kernelWatches(), discovery.watchCount, 'inotify watches of this process = Discovery.watchCount');
+    assert.equal(await kernelWatches(), discovery.watchCount, 'watches the kernel holds for this process (inotify + open cgroup.events) = Discovery.watchCount');
 
     const t0 = performance.now();
     tree.mkdir(c.task);

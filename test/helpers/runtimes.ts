@@ -646,16 +646,3 @@ export function parseExposition(text: string): ExpositionSample[] {
   return out;
 }
 
-/** Number of inotify watches a process holds now (/proc/PID/fdinfo of its inotify descriptors). */
-export function inotifyWatchCount(pid: number): number {
-  let n = 0;
-  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
-    try {
-      const info = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1');
-      for (const l of info.split('\n')) if (l.startsWith('inotify wd:')) n++;
-    } catch {
-      /* closed meanwhile */
-    }
-  }
-  return n;
-}
