@@ -2,7 +2,8 @@
 # Installs the real peers the tests talk to. Idempotent: work already done is skipped.
 #
 #  1. Debian (bookworm) packages, installed system-wide with --no-install-recommends:
-#       containerd runc busybox-static docker.io
+#       containerd runc busybox-static docker.io, and python3 make g++ (node-gyp builds the
+#       `epoll` addon at npm ci; usually there already)
 #     Their services are NOT started (a policy-rc.d that says "no" is put in place for the
 #     install if none exists); the tests start their own daemons on private sockets.
 #  2. From Debian trixie, downloaded and unpacked (NOT installed) under .peers/:
@@ -26,7 +27,7 @@ PEERS_DIR="${PEERS_DIR:-$ROOT/.peers}"
 TRIES="${INSTALL_PEERS_TRIES:-3}"
 SKIP_SYSTEM="${INSTALL_PEERS_SKIP_SYSTEM:-0}"
 
-SYSTEM_PKGS=(containerd runc busybox-static docker.io)
+SYSTEM_PKGS=(containerd runc busybox-static docker.io python3 make g++)
 # name in trixie -> files that must exist in the unpacked tree
 UNPACK_PKGS=(prometheus promtool victoria-metrics opentelemetry-proto)
 declare -A UNPACK_CHECK=(

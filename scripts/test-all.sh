@@ -40,6 +40,7 @@ echo "runc              $(first runc --version)"
 echo "docker.io client  $(first /usr/bin/docker --version)"
 echo "dockerd           $(first dockerd --version)"
 echo "busybox           $(first busybox)"
+echo "epoll addon       $(node -e "require('epoll'); console.log('built')" 2>&1 | tail -n 1)"
 
 step "npm test"
 npm test
