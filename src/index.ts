@@ -18,3 +18,6 @@ export { createOtlpExporter, createPushReader } from './export/otlp.ts';
 export { prometheusNamingProducer, withUnitSuffix, unitSuffix } from './export/prometheus-naming.ts';
 export { agentResource } from './export/resource.ts';
 export { catalogValues, cpuSeconds, type CatalogValue } from './metrics/values.ts';
+export { Discovery, type DiscoveryOptions, type DiscoveryEvent } from './discovery/watcher.ts';
+export { layoutsFrom, customLayout, DEFAULT_LAYOUTS, type Layout, type LayoutName, type DiscoveredTask } from './discovery/layouts.ts';
+export type { EventsMechanism } from './discovery/events-watch.ts';

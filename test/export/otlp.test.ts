@@ -121,8 +121,10 @@ describe('VictoriaMetrics receives the agent\'s protobuf pushes', () => {
       assert.equal(await one('container_disk_io_bytes_total{container_id="a",disk_io_direction="write",service_name="agent-v2"}'), 209715200);
       assert.equal(await one('container_cpu_limit{container_id="a",service_name="agent-v2"}'), 0.5);
       assert.equal(await one('cgroup_metrics_tasks{service_name="agent-v2"}'), 1);
-      // The v1 agent's values (usage_user/usage_sys in ns), pushed gzip-compressed.
-      assert.equal(await one('container_cpu_time_seconds_total{container_id="a",cpu_mode="user",service_name="agent-v1"}'), 0.383970096);
+      // The v1 agent's values (cpuacct.usage split by usage_user/usage_sys), pushed gzip-compressed.
+      const v1User = (1549867554 * (383970096 / (383970096 + 1191972229))) / 1e9;
+      const got = await one('container_cpu_time_seconds_total{container_id="a",cpu_mode="user",service_name="agent-v1"}');
+      assert.ok(Math.abs(got - v1User) < 1e-9, `v1 user CPU ${got}, want ${v1User}`);
       assert.equal(await one('container_cpu_usage_percpu_seconds_total{container_id="a",cpu_logical_number="1",service_name="agent-v1"}'), 1.386520003);
       assert.equal(await one('container_memory_usage_bytes{container_id="a",service_name="agent-v1"}'), 14938112);
 

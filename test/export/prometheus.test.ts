@@ -79,6 +79,14 @@ const ABSENT: Record<'v1' | 'v2', string[]> = {
 function readNumber(...p: string[]): number {
   return Number(fs.readFileSync(path.join(...p), 'utf8').trim().split(/\s+/)[0]);
 }
+/** v1 CPU time as the catalog defines it: the exact cpuacct.usage split by the sampled usage_user/usage_sys shares. */
+function v1CpuSeconds(mode: 'user' | 'system'): number {
+  const usage = readNumber(V1_ROOT, 'cpuacct/cpuacct.usage');
+  const user = readNumber(V1_ROOT, 'cpuacct/cpuacct.usage_user');
+  const share = user / (user + readNumber(V1_ROOT, 'cpuacct/cpuacct.usage_sys'));
+  return (usage * (mode === 'user' ? share : 1 - share)) / 1e9;
+}
+
 function statField(file: string, key: string): number {
   const line = fs.readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith(`${key} `));
   assert.ok(line, `${file} has no ${key}`);
@@ -110,8 +118,8 @@ const EXPECTED = {
     ['container_hugetlb_usage_bytes', { hugetlb_page_size: '2MB' }, readNumber(V2_ROOT, 'hugetlb.2MB.current')],
   ],
   v1: [
-    ['container_cpu_time_seconds_total', { cpu_mode: 'user' }, readNumber(V1_ROOT, 'cpuacct/cpuacct.usage_user') / 1e9],
-    ['container_cpu_time_seconds_total', { cpu_mode: 'system' }, readNumber(V1_ROOT, 'cpuacct/cpuacct.usage_sys') / 1e9],
+    ['container_cpu_time_seconds_total', { cpu_mode: 'user' }, v1CpuSeconds('user')],
+    ['container_cpu_time_seconds_total', { cpu_mode: 'system' }, v1CpuSeconds('system')],
     ['container_cpu_usage_percpu_seconds_total', { cpu_logical_number: '1' }, Number(fs.readFileSync(path.join(V1_ROOT, 'cpuacct/cpuacct.usage_percpu'), 'utf8').trim().split(/\s+/)[1]) / 1e9],
     ['container_cpu_throttling_data_throttled_time_seconds_total', {}, statField(path.join(V1_ROOT, 'cpu/cpu.stat'), 'throttled_time') / 1e9],
     ['container_cpu_limit', {}, readNumber(V1_ROOT, 'cpu/cpu.cfs_quota_us') / readNumber(V1_ROOT, 'cpu/cpu.cfs_period_us')],
