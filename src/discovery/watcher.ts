@@ -151,6 +151,8 @@ export class Discovery {
       this.dirWatches.set(rel, w);
       this.dirInodes.set(rel, ino);
     } catch (err) {
+      // Removed between the readdir and the watch: its parent's event (or the rescan) deals with it.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       this.options.onEvent?.({ type: 'error', path: this.abs(rel), message: `cannot watch: ${(err as Error).message}` });
     }
   }
@@ -319,7 +321,9 @@ export class Discovery {
     this.known.delete(k.path);
     if (trigger !== 'removed') this.ended.set(k.path, k.ino);
     if (!this.engine.has(k.task.id, k.task.namespace)) return;
-    const result = await this.engine.stop(k.task.id, k.task.namespace);
+    // Removed, or made again under the same path: reading the path now would read another cgroup.
+    const gone = trigger === 'removed' || trigger === 'rescan';
+    const result = await this.engine.stop(k.task.id, k.task.namespace, { gone });
     this.options.onEvent?.({ type: 'stopped', task: k.task, path: k.path, result, trigger });
   }
 

@@ -81,6 +81,8 @@ interface CycleOutcome {
 interface StopRequest {
   task: Task;
   resolve: (r: StopResult) => void;
+  /** Skip the read: the cgroup is known to be gone (or replaced). */
+  gone: boolean;
 }
 
 function isTaskCgroup(c: AddTaskOptions['cgroup']): c is TaskCgroup {
@@ -159,8 +161,10 @@ export class CgroupMetrics {
    * Takes the task's final reading and queues it for every consumer's next collection.
    * Resolves once the reading is queued. The task leaves the registry at once, so the same
    * id can be added again straight away. Rejects with TaskNotFoundError for an unknown task.
+   * `{ gone: true }`: the caller knows the cgroup is gone, or its path now holds another
+   * cgroup (removed and made again): nothing is read, the last periodic reading is queued.
    */
-  stop(id: string, namespace = 'default'): Promise<StopResult> {
+  stop(id: string, namespace = 'default', options: { gone?: boolean } = {}): Promise<StopResult> {
     const key = taskKey(namespace, id);
     const task = this.registry.get(key);
     if (!task) return Promise.reject(new TaskNotFoundError(namespace, id));
@@ -168,7 +172,7 @@ export class CgroupMetrics {
     task.ended = true;
     task.stopping = true;
     return new Promise((resolve) => {
-      this.stopRequests.push({ task, resolve });
+      this.stopRequests.push({ task, resolve, gone: options.gone === true });
       if (!this.draining) void this.drainStops();
     });
   }
@@ -326,7 +330,7 @@ export class CgroupMetrics {
             const req = this.stopRequests[this.stopHead] as StopRequest;
             (this.stopRequests as Array<StopRequest | undefined>)[this.stopHead] = undefined;
             this.stopHead++;
-            req.resolve(this.finalRead(req.task));
+            req.resolve(this.finalRead(req.task, req.gone));
           }
           if (this.stopHead > 1024 && this.stopHead * 2 > this.stopRequests.length) {
             this.stopRequests = this.stopRequests.slice(this.stopHead);
@@ -346,9 +350,9 @@ export class CgroupMetrics {
     }
   }
 
-  private finalRead(task: Task): StopResult {
-    const r = readStats(task.cgroup, this.groups, task.state);
-    if (!r.gone) {
+  private finalRead(task: Task, gone: boolean): StopResult {
+    const r = gone ? undefined : readStats(task.cgroup, this.groups, task.state);
+    if (r && !r.gone) {
       for (const e of r.errors) this.countError(e.type);
       this.queue.push({ task, stats: r.stats, timeMs: r.timeMs, source: 'read' });
       return { source: 'read', timeMs: r.timeMs, stats: r.stats };

@@ -596,10 +596,18 @@ for (const shape of SHAPES) {
       tree.mkdir('/ns/svc');
       const again = await rec.wait('added', '/ns/svc', 1000, 2);
       assert.equal(again.e.task.id, 'svc');
+      // A registered incarnation replaced under the same path before it ended: its final reading
+      // must not be read from the new directory (another cgroup); it gets its last periodic one.
+      tree.rmdirNow('/ns/svc');
+      tree.mkdir('/ns/svc');
+      const replaced = await rec.wait('stopped', '/ns/svc', 2000, 2);
+      assert.equal(replaced.e.trigger, 'removed');
+      assert.equal(replaced.e.result.source, 'none', 'never collected, and not read from the new directory');
+      await rec.wait('added', '/ns/svc', 1000, 3);
       const b2 = await burner(20);
       tree.enter('/ns/svc', b2.pid);
       await b2.burn();
-      const stopped2 = await rec.wait('stopped', '/ns/svc', 2000, 2);
+      const stopped2 = await rec.wait('stopped', '/ns/svc', 2000, 3);
       assert.equal(stopped2.e.result.source, 'read');
 
       // The namespace directory removed and made again at once: its old watch is dead.

@@ -164,6 +164,28 @@ test('real v1 cgroup removed after a collection: stop() gives { source: "last-kn
   assert.deepEqual([...idsIn(after)], ['other']);
 });
 
+test('stop(id, ns, { gone: true }): nothing is read (the path may hold another cgroup now); the last periodic reading goes out, counted as missed', async (t) => {
+  const tree = new TempV2Tree();
+  t.after(() => tree.cleanup());
+  const cg = new CgroupMetrics({ root: tree.root });
+  const r = reader(cg);
+  const dir = tree.addCgroup('x');
+  cg.add({ id: 'x', cgroup: dir });
+  const first = await collect(r);
+  assert.equal(taskValue(first, 'container.cpu.time', 'x', { 'cpu.mode': 'user' }), LOADED.cpuUser);
+  // The directory now holds other figures (a new cgroup under the same path): they must not be read.
+  for (const f of fs.readdirSync(V2.afterExit)) fs.copyFileSync(path.join(V2.afterExit, f), path.join(tree.root, dir, f));
+  const res = await cg.stop('x', 'default', { gone: true });
+  assert.equal(res.source, 'last-known');
+  const fin = await collect(r);
+  assert.equal(taskValue(fin, 'container.cpu.time', 'x', { 'cpu.mode': 'user' }), LOADED.cpuUser, 'the last periodic reading, not the new files');
+  assert.equal(selfValue(fin, 'cgroup_metrics.final_readings.missed'), 1);
+  // Without it the same stop reads the files.
+  cg.add({ id: 'y', cgroup: dir });
+  assert.equal((await cg.stop('y')).source, 'read');
+  assert.equal(taskValue(await collect(r), 'container.cpu.time', 'y', { 'cpu.mode': 'user' }), AFTER_EXIT.cpuUser);
+});
+
 test('re-add while the final reading is pending: the final goes out first, the new incarnation at the next collection with a new start time', async (t) => {
   const tree = new TempV2Tree();
   t.after(() => tree.cleanup());
