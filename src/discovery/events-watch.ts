@@ -12,6 +12,8 @@ export type EventsMechanism = 'epoll' | 'inotify';
 
 export interface EventsWatch {
   close(): void;
+  /** True while an epoll watch is in place: no change can be missed, so no backstop check is needed. */
+  readonly reliable: boolean;
 }
 
 /** Called with the file's new text, or undefined once it can no longer be read (the cgroup is gone). */
@@ -56,7 +58,7 @@ export class EventsWatcher {
     if (!this.mod) {
       const w = fs.watch(file, { persistent: false }, () => listener(readText(file)));
       w.on('error', () => undefined);
-      return w;
+      return { close: () => w.close(), reliable: false };
     }
     const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     try {
@@ -69,7 +71,13 @@ export class EventsWatcher {
       throw err;
     }
     this.byFd.set(fd, listener);
-    return { close: () => this.unwatch(fd) };
+    const byFd = this.byFd;
+    return {
+      close: () => this.unwatch(fd),
+      get reliable() {
+        return byFd.get(fd) === listener;
+      },
+    };
   }
 
   /** Every watch ended; the native thread's handle no longer keeps the process alive. */

@@ -342,7 +342,8 @@ export class Discovery {
       const ino = this.inode(k.path);
       // Gone, or made again under the same path (the scan below adds the new one).
       if (ino === undefined || (k.ino !== undefined && ino !== k.ino)) void this.finish(k, 'rescan');
-      else if (this.hasEnded(k)) void this.finish(k, k.eventsFile ? 'populated' : 'empty');
+      // A live epoll watch misses nothing; inotify can (a full queue), polls and lost watches too.
+      else if (!k.eventsWatch?.reliable && this.hasEnded(k)) void this.finish(k, k.eventsFile ? 'populated' : 'empty');
     }
     // Watches on directories that are gone, or were removed and made again (dead), are renewed by the scan.
     for (const [rel, ino] of [...this.dirInodes]) if (this.inode(rel) !== ino) this.unwatchTree(rel);

@@ -59,6 +59,7 @@ describe('EventsWatcher on a real cgroup2 directory', () => {
       const handle = w.watch(path.join(dir, 'cgroup.events'), (text) => seen.push(text));
       assert.equal(openEventsFds().length, mechanism === 'epoll' ? 1 : 0, 'epoll holds the file open; inotify does not');
       assert.equal(w.size, mechanism === 'epoll' ? 1 : 0);
+      assert.equal(handle.reliable, mechanism === 'epoll', 'only epoll misses nothing (the rescan skips its check)');
 
       const child = spawn('sh', ['-c', `echo $$ > ${dir}/cgroup.procs; sleep 0.2`], { stdio: 'ignore' });
       await new Promise((resolve) => child.on('exit', resolve));
@@ -73,6 +74,7 @@ describe('EventsWatcher on a real cgroup2 directory', () => {
       await sleep(100);
       assert.ok(seen.length === n || (seen.length === n + 1 && seen.at(-1) === undefined), `after rmdir, at most one undefined: ${JSON.stringify(seen.slice(n))}`);
       handle.close();
+      assert.equal(handle.reliable, false, 'a closed watch is no longer relied on');
       assert.equal(w.size, 0, 'the watch ended');
       assert.deepEqual(openEventsFds(), [], 'and its file closed');
       const m = seen.length;
