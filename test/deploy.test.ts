@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createServer } from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -155,6 +156,19 @@ function envOf(stage: readonly Instruction[]): Record<string, string> {
     for (const m of i.args.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|\S*)/g)) out[m[1] as string] = (m[2] as string).replace(/^"|"$/g, '');
   }
   return out;
+}
+
+/** Runs a command to its end: exit code and output. */
+function exec(cmd: string, args: readonly string[], cwd: string, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 const image = stages(dockerInstructions()).at(-1) as Instruction[];
@@ -326,6 +340,36 @@ describe('deploy/Dockerfile and .dockerignore', () => {
     const exposed = image.filter((i) => i.op === 'EXPOSE').flatMap((i) => i.args.split(/\s+/)).map((p) => Number(p.split('/')[0]));
     assert.deepEqual(exposed, [port]);
     assert.equal(port, podExportConfig().prometheus.port, 'the DaemonSet and the image agree');
+  });
+
+  test('the build stage, its RUN steps run as written in a copy of its context (no Docker engine here), gives an image tree where the epoll addon loads and the agent runs', { timeout: 300_000 }, async () => {
+    // Docker Hub is unreachable from this machine: the apt-get step is checked, not run (the
+    // packages it names are installed here by scripts/install-peers.sh); the rest runs for real.
+    const runs = build.filter((i) => i.op === 'RUN').map((i) => i.args);
+    const apt = runs.find((r) => r.includes('apt-get install'));
+    assert.ok(apt, 'the build stage installs the addon\'s build tools');
+    for (const p of ['python3', 'make', 'g++']) assert.match(apt, new RegExp(`\\s${p.replace('+', '\\+')}(\\s|$)`), `${p} in: ${apt}`);
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ocm-image-'));
+    try {
+      for (const i of build.filter((x) => x.op === 'COPY' && !x.args.startsWith('--from'))) {
+        const parts = i.args.split(/\s+/);
+        const dest = path.join(tmp, parts.at(-1) as string);
+        for (const src of parts.slice(0, -1)) fs.cpSync(path.join(REPO, src), path.join(dest, parts.length > 2 || (parts.at(-1) as string).endsWith('/') ? path.basename(src) : ''), { recursive: true });
+      }
+      for (const r of runs.filter((x) => x !== apt)) {
+        const res = await exec('bash', ['-euo', 'pipefail', '-c', r], tmp, 240_000);
+        assert.equal(res.code, 0, `RUN ${r}\n${res.stderr.slice(-3000)}`);
+      }
+      assert.ok(fs.existsSync(path.join(tmp, 'dist/cli/main.js')), 'dist built');
+      assert.ok(!fs.existsSync(path.join(tmp, 'node_modules/typescript')), 'dev dependencies pruned');
+      const probe = await exec(process.execPath, ['-e', "const { Epoll } = require('epoll'); console.log(typeof Epoll)"], tmp, 30_000);
+      assert.equal(probe.stdout.trim(), 'function', `the epoll addon loads in the image tree: ${probe.stderr}`);
+      const help = await exec(process.execPath, ['dist/cli/main.js', '--help'], tmp, 30_000);
+      assert.equal(help.code, 0, help.stderr);
+      assert.match(help.stdout, /--no-discovery/);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   test('.dockerignore keeps node_modules, dist and .git out of the context but nothing the Dockerfile copies', () => {
