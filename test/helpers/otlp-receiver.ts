@@ -455,9 +455,10 @@ export class AgentProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly listeners = new Set<() => void>();
 
-  constructor(readonly args: string[], env: Record<string, string | undefined> = {}) {
+  /** `nodeArgs`: options for node itself (`--trace-gc`), before the script. */
+  constructor(readonly args: string[], env: Record<string, string | undefined> = {}, nodeArgs: readonly string[] = []) {
     assert.ok(fs.existsSync(CLI), `${CLI} is missing: run \`npm run build\` first`);
-    this.child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [...nodeArgs, CLI, ...args], { cwd: REPO, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     agents.add(this);
     this.child.stdout?.setEncoding('utf8').on('data', (d: string) => {
       this.stdout += d;
