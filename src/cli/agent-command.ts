@@ -5,6 +5,7 @@ import { resolveExportConfig, type ExportFlags } from '../export/config.ts';
 import { startExportPipeline, type ExportPipeline } from '../export/pipeline.ts';
 import { agentResource } from '../export/resource.ts';
 import { CgroupMetrics } from '../metrics/cgroup-metrics.ts';
+import { withConfigFile } from './config-file.ts';
 import { ENGINE_HELP, ENGINE_OPTIONS, addTasks, engineOptions, type EngineFlags } from './engine-flags.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -76,6 +77,11 @@ host, when cgroup.procs turns empty.
   --empty-poll-interval MS   pure v1 hosts: how often cgroup.procs is checked (default 1000)
   -v, --verbose              log every task added and stopped
 
+Configuration file:
+  --config FILE              a JSON object of these flags, keys without --, e.g.
+                             {"layouts": "containerd,docker", "layout-pattern": ["^/jobs/(?<id>[^/]+)$"],
+                              "prometheus-port": 9464, "verbose": true}; flags given here win
+
 Resource: service.name from OTEL_SERVICE_NAME (default otel-cgroup-metrics), host.name, and
 OTEL_RESOURCE_ATTRIBUTES.
 
@@ -108,12 +114,13 @@ function log(line: string): void {
 
 /** The agent: runs until SIGTERM/SIGINT; resolves with the exit code. */
 export async function agentCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { ...ENGINE_OPTIONS, ...EXPORT_OPTIONS, ...DISCOVERY_OPTIONS, help: { type: 'boolean', short: 'h' } }, allowPositionals: false });
-  const flags = values as AgentFlags;
-  if (flags.help) {
+  const options = { ...ENGINE_OPTIONS, ...EXPORT_OPTIONS, ...DISCOVERY_OPTIONS, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+  const { values } = parseArgs({ args: argv, options, allowPositionals: false });
+  if (values.help) {
     process.stdout.write(AGENT_HELP);
     return 0;
   }
+  const flags = (values.config === undefined ? values : withConfigFile(values, values.config, options, ['config', 'help'])) as AgentFlags;
   // Everything that can be refused is checked before anything starts.
   const config = resolveExportConfig(flags);
   const engine = new CgroupMetrics({ ...engineOptions(flags), onGone: 'stop' });

@@ -1,0 +1,57 @@
+import * as fs from 'node:fs';
+import { UsageError } from './usage-error.ts';
+
+/** A parseArgs option table: the types the file's values must have. */
+export type OptionTable = Readonly<Record<string, { readonly type: 'string' | 'boolean'; readonly multiple?: boolean }>>;
+
+export type FlagValues = Record<string, string | boolean | string[]>;
+
+/**
+ * The agent's `--config FILE`: a JSON object whose keys are the long flags without `--`
+ * (`"layout-pattern": ["^/jobs/(?<id>[^/]+)$"]`, `"prometheus-port": 9464`). Values: a string
+ * (a number is taken as its decimal text), a boolean for switches, a list of strings (or one
+ * string) for repeatable flags. Pure: `file` names the source in messages only.
+ */
+export function parseConfigFile(text: string, file: string, options: OptionTable, refused: readonly string[] = []): FlagValues {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--config ${file}: not valid JSON: ${(err as Error).message}`);
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new UsageError(`--config ${file}: expected a JSON object of flags, e.g. {"layouts": "containerd,docker"}`);
+  const out: FlagValues = {};
+  for (const [key, value] of Object.entries(doc)) {
+    const opt = Object.hasOwn(options, key) ? options[key] : undefined;
+    if (!opt || refused.includes(key)) {
+      const known = Object.keys(options).filter((k) => !refused.includes(k));
+      throw new UsageError(`--config ${file}: unknown key ${JSON.stringify(key)}; keys are the agent's long flags without --: ${known.join(', ')}`);
+    }
+    const bad = (want: string): UsageError => new UsageError(`--config ${file}: ${JSON.stringify(key)} must be ${want}, got ${JSON.stringify(value)}`);
+    if (opt.type === 'boolean') {
+      if (typeof value !== 'boolean') throw bad('true or false');
+      out[key] = value;
+    } else if (opt.multiple) {
+      const list = Array.isArray(value) ? value : [value];
+      if (!list.every((v) => typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)))) throw bad('a string or a list of strings');
+      out[key] = list.map(String);
+    } else {
+      if (!(typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value)))) throw bad('a string or a number');
+      out[key] = String(value);
+    }
+  }
+  return out;
+}
+
+/** Reads and parses `file`; a flag given on the command line wins over the file's value. */
+export function withConfigFile<T extends object>(cli: T, file: string, options: OptionTable, refused: readonly string[] = []): T {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--config ${file}: cannot read it: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const fromFile = parseConfigFile(text, file, options, refused);
+  const given = Object.fromEntries(Object.entries(cli).filter(([, v]) => v !== undefined));
+  return { ...fromFile, ...given } as T;
+}
