@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { FileReader } from './file-reader.ts';
+import { splitCpu, type CpuSplit } from './cpu-split.ts';
 import { parseBlkio, type BlkioRow } from './parse/blkio.ts';
 import { parsePressure } from './parse/pressure.ts';
 import {
@@ -37,6 +38,8 @@ export interface ReadState {
   absent: Set<string>;
   /** Their base names: a cheap first test (literal names hash once; fresh paths would hash at every read). */
   absentNames?: string[];
+  /** v1: the last CPU split by mode (see cpu-split.ts), so that both modes only grow. */
+  cpuSplit?: CpuSplit;
   hugetlbSizes?: string[];
 }
 export function newReadState(): ReadState {
@@ -251,6 +254,14 @@ function readV1(r: Reading, cg: Extract<TaskCgroup, { version: 1 }>, groups: Rea
         c.userTicks = st?.get('user');
         c.systemTicks = st?.get('system');
       }
+    }
+    const sampledUser = c.usageUserNs ?? c.userTicks;
+    const sampledSys = c.usageSysNs ?? c.systemTicks;
+    if (c.usageNs !== undefined && sampledUser !== undefined && sampledSys !== undefined) {
+      const split = splitCpu(state.cpuSplit, c.usageNs, sampledUser, sampledSys);
+      state.cpuSplit = split;
+      c.userNs = split.user;
+      c.systemNs = split.system;
     }
     if (cpu) {
       const st = r.keyed(cpu, 'cpu.stat');

@@ -82,7 +82,13 @@ export type V2MemoryStatKey = (typeof V2_MEMORY_STAT_KEYS)[number];
 export interface V1CpuStats {
   /** cpuacct.usage, ns: exact (the scheduler's clock). */
   usageNs?: number;
-  /** cpuacct.usage_user / usage_sys, ns: sampled at ticks, so their sum drifts from usageNs (+4 % seen on throttled tasks). */
+  /**
+   * usageNs by mode, ns: each reading's increase of usageNs divided in the ratio of the sampled
+   * counters' increases (see cgroup/cpu-split.ts): exact in sum, and each only grows.
+   */
+  userNs?: number;
+  systemNs?: number;
+  /** cpuacct.usage_user / usage_sys, ns: sampled at ticks, so their sum drifts from usageNs (+0.5 to 5 % seen). */
   usageUserNs?: number;
   usageSysNs?: number;
   /** cpuacct.stat, USER_HZ ticks: read only when usage_user/usage_sys are absent. */

@@ -132,7 +132,7 @@ export const CATALOG: readonly MetricDefinition[] = [
     name: 'container.cpu.time', kind: 'counter', unit: 's', valueType: 'double', group: 'cpu',
     description: 'CPU time consumed by the task, by mode',
     pointAttributes: ['cpu.mode'],
-    source: { v1: '`cpuacct.usage` (ns) split by the shares of `cpuacct.usage_user`/`usage_sys` (else `cpuacct.stat` ticks)', v2: '`cpu.stat` `user_usec`/`system_usec`' },
+    source: { v1: '`cpuacct.usage` (ns), each increase split in the ratio of the increases of `cpuacct.usage_user`/`usage_sys` (else `cpuacct.stat` ticks)', v2: '`cpu.stat` `user_usec`/`system_usec`' },
     read(s, emit) {
       if (s.version === 2) {
         emitIf(emit, s.cpu?.userUsec !== undefined ? s.cpu.userUsec / US : undefined, MODE_USER);
@@ -141,15 +141,9 @@ export const CATALOG: readonly MetricDefinition[] = [
       }
       const c = s.cpu;
       if (!c) return;
-      if (c.usageNs !== undefined) {
-        // The exact total, split by the tick-sampled user/system shares (their own sum drifts).
-        const user = c.usageUserNs ?? c.userTicks;
-        const sys = c.usageSysNs ?? c.systemTicks;
-        const sampled = (user ?? 0) + (sys ?? 0);
-        // Nothing sampled yet (a task shorter than a tick): all of it counts as user time.
-        const userShare = sampled > 0 ? (user ?? 0) / sampled : 1;
-        emit((c.usageNs * userShare) / NS, MODE_USER);
-        emit((c.usageNs * (1 - userShare)) / NS, MODE_SYSTEM);
+      if (c.userNs !== undefined && c.systemNs !== undefined) {
+        emit(c.userNs / NS, MODE_USER);
+        emit(c.systemNs / NS, MODE_SYSTEM);
       } else if (c.usageUserNs !== undefined && c.usageSysNs !== undefined) {
         emit(c.usageUserNs / NS, MODE_USER);
         emit(c.usageSysNs / NS, MODE_SYSTEM);

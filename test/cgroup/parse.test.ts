@@ -544,12 +544,16 @@ describe('readStats on the fixture directories', () => {
   const EVENTS_ZERO = { low: 0, high: 0, max: 0, oom: 0, oomKill: 0 };
   const DISK_LOADED = { devices: [{ major: 254, minor: 0, readBytes: 1306624, writeBytes: 209715200, readOps: 114, writeOps: 201 }] };
 
+  // A first reading splits the exact cpuacct.usage by the sampled usage_user/usage_sys shares.
+  const V1_USER_NS = 1549867554 * (383970096 / (383970096 + 1191972229));
   test('v1 tree: every group exactly; unlimited memsw absent; blkio `Total 0` gives no devices', () => {
     const r = readDir(V1);
     assert.deepEqual(r.stats, {
       version: 1,
       cpu: {
         usageNs: 1549867554,
+        userNs: V1_USER_NS,
+        systemNs: 1549867554 - V1_USER_NS,
         usageUserNs: 383970096,
         usageSysNs: 1191972229,
         nrPeriods: 33,
@@ -585,6 +589,8 @@ describe('readStats on the fixture directories', () => {
     assert.ok(r.stats.version === 1);
     assert.deepEqual(r.stats.cpu, {
       usageNs: 1549867554,
+      userNs: V1_USER_NS,
+      systemNs: 1549867554 - V1_USER_NS,
       usageUserNs: 383970096,
       usageSysNs: 1191972229,
       nrPeriods: 33,
@@ -606,6 +612,8 @@ describe('readStats on the fixture directories', () => {
     const r = readDir(tmp, ['cpu']);
     assert.deepEqual(r.stats.cpu, {
       usageNs: 1549867554,
+      userNs: 1549867554 * (37 / (37 + 117)),
+      systemNs: 1549867554 - 1549867554 * (37 / (37 + 117)),
       userTicks: 37,
       systemTicks: 117,
       nrPeriods: 33,

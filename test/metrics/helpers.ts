@@ -239,7 +239,8 @@ export class V1Cgroup {
     const sampledUser = read('cpuacct.usage_user');
     const sampledSys = read('cpuacct.usage_sys');
     const share = sampledUser + sampledSys > 0 ? sampledUser / (sampledUser + sampledSys) : 1;
-    return { user: usage * share, sys: usage * (1 - share), usage, sampledUser, sampledSys };
+    const user = usage * share; // a first reading's split (cgroup/cpu-split.ts)
+    return { user, sys: usage - user, usage, sampledUser, sampledSys };
   }
 
   /** rmdir in every hierarchy (retried while the kernel still holds an exiting process). Idempotent. */

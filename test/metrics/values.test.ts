@@ -27,11 +27,11 @@ test('catalogValues converts a reading to OTel units, the same for v1 and v2', (
   assert.equal(cpuSeconds({ version: 2 }), undefined);
 });
 
-test('v1 CPU split: the exact total by the sampled shares; a task shorter than a tick counts as user time; old kernels scale ticks', () => {
+test('v1 CPU by mode: the monotonic split when the reader made one; the sampled counters or ticks otherwise', () => {
   const seconds = (cpu: object) => Object.fromEntries(catalogValues({ version: 1, cpu }, ['cpu']).map((v) => [v.attributes['cpu.mode'], v.value]));
-  assert.deepEqual(seconds({ usageNs: 3e9, usageUserNs: 2.2e9, usageSysNs: 1e9 }), { user: 3 * (2.2 / 3.2), system: 3 * (1 / 3.2) });
-  assert.deepEqual(seconds({ usageNs: 4e6, usageUserNs: 0, usageSysNs: 0 }), { user: 0.004, system: 0 });
-  assert.deepEqual(seconds({ usageNs: 2e9, userTicks: 150, systemTicks: 50 }), { user: 1.5, system: 0.5 });
+  assert.deepEqual(seconds({ usageNs: 3e9, userNs: 2e9, systemNs: 1e9, usageUserNs: 2.2e9, usageSysNs: 1e9 }), { user: 2, system: 1 });
   // No cpuacct.usage (a hand-made tree): the sampled values as they are.
   assert.deepEqual(seconds({ usageUserNs: 2e9, usageSysNs: 1e9 }), { user: 2, system: 1 });
+  assert.deepEqual(seconds({ userTicks: 150, systemTicks: 50 }), { user: 1.5, system: 0.5 });
 });
+
