@@ -29,6 +29,8 @@ import type { CgroupMounts, Hierarchy } from '../src/cgroup/mounts.ts';
 import { layoutsFrom } from '../src/discovery/layouts.ts';
 import { Discovery, type DiscoveryEvent } from '../src/discovery/watcher.ts';
 import { CgroupMetrics } from '../src/metrics/cgroup-metrics.ts';
+import { rmdirRetrySync } from '../test/helpers/cgroupfs.ts';
+import { freePort } from '../test/helpers/peers.ts';
 import { kernelWatchCount } from '../test/helpers/watches.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -65,31 +67,13 @@ const made: string[] = []; // relative paths, in creation order
 let linkDir: string | undefined;
 let cleaned = false;
 
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
 function cleanup(): void {
   if (cleaned) return;
   cleaned = true;
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   const left: string[] = [];
   for (const rel of [...made].reverse().concat('')) {
-    for (const r of ROOTS) {
-      const dir = rel ? r + rel : r;
-      for (let i = 0; ; i++) {
-        try {
-          if (fs.existsSync(dir)) fs.rmdirSync(dir);
-          break;
-        } catch (err) {
-          if (i >= 150) {
-            left.push(`${dir}: ${(err as Error).message}`);
-            break;
-          }
-          sleepSync(20); // a killed process leaves its cgroup asynchronously
-        }
-      }
-    }
+    for (const r of ROOTS) rmdirRetrySync(rel ? r + rel : r, left, 150);
   }
   if (linkDir) fs.rmSync(linkDir, { recursive: true, force: true });
   if (left.length) process.stderr.write(`cleanup left ${left.length} directories: ${left.slice(0, 5).join('; ')}\n`);
@@ -136,17 +120,6 @@ function selfCpuS(): number {
   return (u.user + u.system) / 1e6;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // In-process: Discovery + CgroupMetrics over the trees

@@ -22,6 +22,7 @@ import { AGENT_HELP, DISCOVERY_OPTIONS, EXPORT_OPTIONS } from '../src/cli/agent-
 import { ENGINE_OPTIONS, engineOptions, type EngineFlags } from '../src/cli/engine-flags.ts';
 import { DEFAULT_LAYOUTS, layoutsFrom } from '../src/discovery/layouts.ts';
 import { parseExporters, resolveExportConfig, type ExportFlags } from '../src/export/config.ts';
+import { freePort } from './helpers/peers.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MANIFEST = path.join(REPO, 'deploy/kubernetes/daemonset.yaml');
@@ -403,17 +404,6 @@ describe('deploy/Dockerfile and .dockerignore', () => {
 // ---------------------------------------------------------------------------------------------
 // The built agent with the manifest's flags and environment
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 test('the built agent starts with the manifest\'s flags and environment and serves Prometheus with the node name in its resource', async (t) => {
   const main = path.join(REPO, 'dist/cli/main.js');

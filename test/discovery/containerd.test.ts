@@ -22,6 +22,8 @@ import { AgentProcess, CLI, httpGet, stopAllAgents } from '../helpers/otlp-recei
 import { freePort, sampleValue, startPrometheus, startVictoriaMetrics, type PrometheusPeer, type VictoriaMetricsPeer } from '../helpers/peers.ts';
 import { kernelWatchCount } from '../helpers/watches.ts';
 import {
+  CAPTURE_CPU_SHARE,
+  burnSeconds,
   calibrateBurn,
   makeBusyboxRootfs,
   parseExposition,
@@ -36,13 +38,7 @@ import {
 
 const SHORT_CONTAINERS = 100;
 const CONCURRENCY = 4;
-/** A container counts as caught when its exported CPU time is at least this share of its burn. */
-const CPU_SHARE = 0.8;
 
-/** Intended CPU seconds of container i: 0.2 … 0.5 s. */
-function burnOf(i: number): number {
-  return 0.2 + (0.3 * (i % 7)) / 6;
-}
 
 interface ShortRun {
   id: string;
@@ -58,7 +54,7 @@ async function runShortContainers(ctrd: Containerd, ns: string, rootfs: string, 
     concurrency,
     async (i) => {
       const id = `burn-${String(i).padStart(3, '0')}`;
-      const burnS = burnOf(i);
+      const burnS = burnSeconds(i);
       const t0 = Date.now();
       const result = await ctrd.ctr(['-n', ns, 'run', '--rm', '--rootfs', rootfs, id, '/bin/sh', '-c', cal.script(burnS)], { timeoutMs: 60_000 });
       return { id, burnS, result, wallMs: Date.now() - t0 };
@@ -88,9 +84,9 @@ function tally(values: Iterable<string>): string {
   return [...t].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}=${n}`).join(' ') || '(none)';
 }
 
-/** Ids whose value (CPU seconds) reaches CPU_SHARE × their burn. */
+/** Ids whose value (CPU seconds) reaches CAPTURE_CPU_SHARE × their burn. */
 function caught(runs: ShortRun[], cpuById: Map<string, number>): ShortRun[] {
-  return runs.filter((r) => (cpuById.get(r.id) ?? 0) >= CPU_SHARE * r.burnS);
+  return runs.filter((r) => (cpuById.get(r.id) ?? 0) >= CAPTURE_CPU_SHARE * r.burnS);
 }
 
 function byLabel(v: Array<{ metric: Record<string, string>; value: [number, string] }>, label: string, scale = 1): Map<string, number> {
@@ -99,7 +95,7 @@ function byLabel(v: Array<{ metric: Record<string, string>; value: [number, stri
 
 function misses(runs: ShortRun[], cpuById: Map<string, number>, stops: Map<string, string>): string {
   return runs
-    .filter((r) => !((cpuById.get(r.id) ?? 0) >= CPU_SHARE * r.burnS))
+    .filter((r) => !((cpuById.get(r.id) ?? 0) >= CAPTURE_CPU_SHARE * r.burnS))
     .slice(0, 10)
     .map((r) => `${r.id} (burn ${r.burnS.toFixed(2)} s, exported ${cpuById.get(r.id)?.toFixed(3) ?? 'nothing'}, agent: ${stops.get(r.id) ?? 'no stop logged'})`)
     .join('; ');
@@ -189,7 +185,7 @@ describe('discovery with a real containerd', { timeout: 420_000 }, () => {
       `  (${SHORT_CONTAINERS} containers, ${CONCURRENCY} at a time, in ${(runMs / 1000).toFixed(1)} s; burns 0.20-0.50 s; series seen at all: ours ${ours.size}, containerd ${theirs.size}; ` +
         `agent stops (trigger/final reading): ${tally(stops.values())})`,
     );
-    assert.ok(oursN >= SHORT_CONTAINERS - 1, `only ${oursN}/${SHORT_CONTAINERS} containers were exported with CPU >= ${CPU_SHARE} x burn; missed: ${misses(runs, ours, stops)}`);
+    assert.ok(oursN >= SHORT_CONTAINERS - 1, `only ${oursN}/${SHORT_CONTAINERS} containers were exported with CPU >= ${CAPTURE_CPU_SHARE} x burn; missed: ${misses(runs, ours, stops)}`);
   });
 
   it(`pushes the final readings of ${SHORT_CONTAINERS} short containers over OTLP to VictoriaMetrics`, { timeout: 240_000 }, async () => {
@@ -222,7 +218,7 @@ describe('discovery with a real containerd', { timeout: 420_000 }, () => {
     const n = caught(runs, ours).length;
     const stops = stopsOf(agent, ns);
     console.log(`captured over OTLP: ours=${n}/${SHORT_CONTAINERS} (${(runMs / 1000).toFixed(1)} s; series seen: ${ours.size}; agent stops: ${tally(stops.values())})`);
-    assert.ok(n >= SHORT_CONTAINERS - 1, `only ${n}/${SHORT_CONTAINERS} containers reached VictoriaMetrics with CPU >= ${CPU_SHARE} x burn; missed: ${misses(runs, ours, stops)}`);
+    assert.ok(n >= SHORT_CONTAINERS - 1, `only ${n}/${SHORT_CONTAINERS} containers reached VictoriaMetrics with CPU >= ${CAPTURE_CPU_SHARE} x burn; missed: ${misses(runs, ours, stops)}`);
   });
 
   it('agrees with containerd /v1/metrics on a long-running container: CPU within 2 %, memory within 5 %', { timeout: 120_000 }, async () => {

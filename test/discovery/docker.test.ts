@@ -16,6 +16,8 @@ import { hostCgroupMounts } from '../../src/cgroup/mounts.ts';
 import { AgentProcess, CLI, stopAllAgents } from '../helpers/otlp-receiver.ts';
 import { freePort, sampleValue, startPrometheus, type PrometheusPeer } from '../helpers/peers.ts';
 import {
+  CAPTURE_CPU_SHARE,
+  burnSeconds,
   calibrateBurn,
   makeBusyboxRootfs,
   pool,
@@ -30,11 +32,7 @@ import {
 
 const CONTAINERS = 20;
 const CONCURRENCY = 4;
-const CPU_SHARE = 0.8;
 
-function burnOf(i: number): number {
-  return 0.2 + (0.3 * (i % 7)) / 6;
-}
 
 describe('discovery with a real dockerd', { timeout: 360_000 }, () => {
   let ctrd: Containerd;
@@ -79,7 +77,7 @@ describe('discovery with a real dockerd', { timeout: 360_000 }, () => {
       CONCURRENCY,
       async (i) => {
         const cidfile = path.join(tmp, `c${i}`);
-        const burnS = burnOf(i);
+        const burnS = burnSeconds(i);
         const result: CmdResult = await dockerd.docker(['run', '--rm', '--cidfile', cidfile, dockerd.image, '/bin/sh', '-c', cal.script(burnS)], { timeoutMs: 120_000 });
         const id = fs.existsSync(cidfile) ? fs.readFileSync(cidfile, 'utf8').trim() : '';
         return { i, id, burnS, result };
@@ -91,7 +89,7 @@ describe('discovery with a real dockerd', { timeout: 360_000 }, () => {
 
     const oursQ = 'sum by (container_id) (max_over_time(container_cpu_time_seconds_total{container_namespace="moby"}[15m]))';
     const theirsQ = 'max by (container_id) (max_over_time(container_cpu_total_nanoseconds{namespace="moby"}[15m]))';
-    const caught = (m: Map<string, number>): number => runs.filter((r) => (m.get(r.id) ?? 0) >= CPU_SHARE * r.burnS).length;
+    const caught = (m: Map<string, number>): number => runs.filter((r) => (m.get(r.id) ?? 0) >= CAPTURE_CPU_SHARE * r.burnS).length;
     let ours = new Map<string, number>();
     const deadline = Date.now() + 20_000;
     let last = -1;
@@ -128,8 +126,8 @@ describe('discovery with a real dockerd', { timeout: 360_000 }, () => {
         `agent stops (trigger/final reading): ${[...tally].map(([k, n]) => `${k}=${n}`).join(' ')})`,
     );
     const missed = runs
-      .filter((r) => !((ours.get(r.id) ?? 0) >= CPU_SHARE * r.burnS))
+      .filter((r) => !((ours.get(r.id) ?? 0) >= CAPTURE_CPU_SHARE * r.burnS))
       .map((r) => `${r.id.slice(0, 12)} (burn ${r.burnS.toFixed(2)} s, exported ${ours.get(r.id)?.toFixed(3) ?? 'nothing'}, agent: ${stops.get(r.id) ?? 'no stop logged'})`);
-    assert.equal(oursN, CONTAINERS, `only ${oursN}/${CONTAINERS} docker containers were exported with CPU >= ${CPU_SHARE} x burn; missed: ${missed.join('; ')}`);
+    assert.equal(oursN, CONTAINERS, `only ${oursN}/${CONTAINERS} docker containers were exported with CPU >= ${CAPTURE_CPU_SHARE} x burn; missed: ${missed.join('; ')}`);
   });
 });

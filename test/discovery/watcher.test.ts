@@ -27,6 +27,7 @@ import { DEFAULT_LAYOUTS, layoutsFrom, type DiscoveredTask, type Layout } from '
 import { Discovery, type DiscoveryEvent, type DiscoveryOptions } from '../../src/discovery/watcher.ts';
 import { CgroupMetrics } from '../../src/metrics/cgroup-metrics.ts';
 import { idsIn, requireV1, selfValue, sleep, spawnBurner, taskPoints, waitFor, type Burner } from '../metrics/helpers.ts';
+import { rmdirRetrySync, sleepSync } from '../helpers/cgroupfs.ts';
 import { kernelWatchCount } from '../helpers/watches.ts';
 
 const CG = '/sys/fs/cgroup';
@@ -47,9 +48,6 @@ function requireHost(): void {
 
 const hex64 = (): string => randomBytes(32).toString('hex');
 
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Trees of real cgroups
@@ -158,26 +156,12 @@ class Tree {
     liveTrees.delete(this);
     const errors: string[] = [];
     const dirs = [...this.made.reverse()];
-    for (const p of dirs) for (const r of this.roots) rmdirRetry(r + p, errors);
-    if (this.shape !== 'host') for (const r of this.roots) rmdirRetry(r, errors);
+    for (const p of dirs) for (const r of this.roots) rmdirRetrySync(r + p, errors);
+    if (this.shape !== 'host') for (const r of this.roots) rmdirRetrySync(r, errors);
     if (errors.length) throw new Error(`cleanup of ${this.base || 'host tree'} left: ${errors.join('; ')}`);
   }
 }
 
-function rmdirRetry(dir: string, errors: string[]): void {
-  for (let i = 0; ; i++) {
-    try {
-      if (fs.existsSync(dir)) fs.rmdirSync(dir);
-      return;
-    } catch (err) {
-      if (i >= 100) {
-        errors.push(`${dir}: ${(err as Error).message}`);
-        return;
-      }
-      sleepSync(20);
-    }
-  }
-}
 
 async function burner(ms: number): Promise<Burner> {
   const b = await spawnBurner(ms);

@@ -20,7 +20,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { sleepSync } from './cgroupfs.ts';
 import { freePort } from './peers.ts';
+
+/** A short container counts as caught when its exported CPU time is at least this share of its burn. */
+export const CAPTURE_CPU_SHARE = 0.8;
+
+/** Intended CPU seconds of short container i: 0.2 … 0.5 s. */
+export function burnSeconds(i: number): number {
+  return 0.2 + (0.3 * (i % 7)) / 6;
+}
 
 const INSTALL_HINT = 'run `bash scripts/install-peers.sh` (as root) first';
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -160,9 +169,6 @@ function pidsInCgroups(rel: string): number[] {
   return [...out];
 }
 
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
 
 /** Unmounts (lazily) every mount at or below `dir`, deepest first. */
 function unmountBelow(dir: string): void {
