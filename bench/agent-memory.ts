@@ -29,7 +29,23 @@ const snapDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocm-heap-'));
 const ns = `ocm-bmem-${process.pid}`;
 const pattern = `^/(?<namespace>${ns})/(?<id>[^/]+)$`;
 const port = 20_000 + (process.pid % 20_000);
-const agent = spawn(process.execPath, ['--trace-gc', '--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapDir}`, CLI, '--layouts=', '--layout-pattern', pattern, '--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+const agent = spawn(
+  process.execPath,
+  [
+    '--trace-gc',
+    '--heapsnapshot-signal=SIGUSR2',
+    `--diagnostic-dir=${snapDir}`,
+    CLI,
+    '--layouts=',
+    '--layout-pattern',
+    pattern,
+    '--prometheus-host',
+    '127.0.0.1',
+    '--prometheus-port',
+    String(port),
+  ],
+  { stdio: ['ignore', 'pipe', 'pipe'] },
+);
 const cleanup = async (): Promise<void> => {
   agent.kill('SIGKILL');
   await ctrd.stop();
@@ -63,13 +79,18 @@ try {
   const loop = async (w: number): Promise<void> => {
     for (let k = 0; Date.now() - t0 < DURATION_MS; k++) {
       containers++;
-      const r = await ctrd.ctr(['-n', ns, 'run', '--rm', '--rootfs', rootfs.root, `c${w}-${k}`, '/bin/sh', '-c', 'i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done'], { timeoutMs: 60_000 });
+      const r = await ctrd.ctr(
+        ['-n', ns, 'run', '--rm', '--rootfs', rootfs.root, `c${w}-${k}`, '/bin/sh', '-c', 'i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done'],
+        { timeoutMs: 60_000 },
+      );
       if (r.code !== 0) failures++;
     }
   };
   const scraper = (async () => {
     while (Date.now() - t0 < DURATION_MS) {
-      await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()).catch(() => '');
+      await fetch(`http://127.0.0.1:${port}/metrics`)
+        .then((r) => r.text())
+        .catch(() => '');
       await sleep(1000);
     }
   })();
@@ -90,7 +111,10 @@ try {
   printTable(`The agent's live heap under churn (${containers} short containers in ${DURATION_MS / 1000} s, ${failures} ctr failures)`, [
     ...samples.map((x): [string, string] => [`at ${x.s} s (${x.containers} containers)`, `${x.liveHeapMb} MB`]),
     ['growth, first probe to last', `${((last?.liveHeapMb ?? NaN) - (first?.liveHeapMb ?? NaN)).toFixed(1)} MB`],
-    ['growth, second probe to last (after warm-up)', `${((last?.liveHeapMb ?? NaN) - (fromSecond?.liveHeapMb ?? NaN)).toFixed(1)} MB over ${(last?.containers ?? 0) - (fromSecond?.containers ?? 0)} containers`],
+    [
+      'growth, second probe to last (after warm-up)',
+      `${((last?.liveHeapMb ?? NaN) - (fromSecond?.liveHeapMb ?? NaN)).toFixed(1)} MB over ${(last?.containers ?? 0) - (fromSecond?.containers ?? 0)} containers`,
+    ],
   ]);
   console.log(`  results: ${writeResults('agent-memory', { durationS: DURATION_MS / 1000, containers, failures, samples })}`);
 } finally {

@@ -15,6 +15,7 @@ class BenchReader extends MetricReader {
 
 const rawGc = (globalThis as { gc?: () => void }).gc;
 if (!rawGc) throw new Error('run with node --expose-gc');
+const gc: () => void = rawGc;
 /**
  * Heap after a full GC from a later timer tick: right after an await, V8 still holds the
  * last collection's output from its stack roots (measured: ~7 KB per task that a GC in the
@@ -24,7 +25,7 @@ async function heapUsed(): Promise<number> {
   let min = Infinity;
   for (let i = 0; i < 5; i++) {
     await new Promise((r) => setTimeout(r, 50));
-    rawGc!();
+    gc();
     min = Math.min(min, process.memoryUsage().heapUsed);
   }
   return min;
@@ -40,7 +41,7 @@ async function timeAlternating(fns: Array<() => Promise<unknown>>): Promise<numb
     for (const [j, fn] of fns.entries()) {
       const t = performance.now();
       await fn();
-      out[j]!.push(performance.now() - t);
+      out[j]?.push(performance.now() - t);
     }
   }
   return out;
@@ -89,7 +90,10 @@ try {
   };
   printTable(`collection of ${N} tasks on real v1 cgroups (median of ${ROUNDS}), ${points} points`, [
     ['bare read cycle', `${r.bareReadCycleMs.toFixed(1)} ms`],
-    ['producer collection', `${r.producerCollectionMs.toFixed(1)} ms  (${r.producerRatio.toFixed(2)} × read; target ≤ 1.5: ${r.producerRatio <= 1.5 ? 'PASS' : 'FAIL'})`],
+    [
+      'producer collection',
+      `${r.producerCollectionMs.toFixed(1)} ms  (${r.producerRatio.toFixed(2)} × read; target ≤ 1.5: ${r.producerRatio <= 1.5 ? 'PASS' : 'FAIL'})`,
+    ],
     ['observe() collection', `${r.observeCollectionMs.toFixed(1)} ms  (${r.observeRatio.toFixed(2)} × read)`],
     ['heap per task', `${(bytesPerTask / 1024).toFixed(2)} KB  (target < 3 KB: ${bytesPerTask < 3072 ? 'PASS' : 'FAIL'})`],
   ]);

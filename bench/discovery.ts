@@ -20,7 +20,6 @@
 //   node --expose-gc --import tsx bench/discovery.ts
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import { createServer } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -79,7 +78,11 @@ function cleanup(): void {
   if (left.length) process.stderr.write(`cleanup left ${left.length} directories: ${left.slice(0, 5).join('; ')}\n`);
 }
 process.once('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (cleanup(), process.exit(130)));
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.once(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
 
 function mkdirAll(rel: string): void {
   for (const r of ROOTS) fs.mkdirSync(r + rel);
@@ -119,7 +122,6 @@ function selfCpuS(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // In-process: Discovery + CgroupMetrics over the trees
@@ -279,7 +281,9 @@ try {
     scrapeMs.push(performance.now() - t);
   });
   const idleScrape = ((selfCpuS() - c0) / ((performance.now() - w0) / 1000)) * 100;
-  console.log(`idle in-process: ${idleNoScrape.toFixed(3)}% of a core without scrapes, ${idleScrape.toFixed(3)}% with a collection every 10 s (${scrapeMs.map((x) => x.toFixed(0)).join(', ')} ms each)`);
+  console.log(
+    `idle in-process: ${idleNoScrape.toFixed(3)}% of a core without scrapes, ${idleScrape.toFixed(3)}% with a collection every 10 s (${scrapeMs.map((x) => x.toFixed(0)).join(', ')} ms each)`,
+  );
 
   // 3. final-reading latency: the task's only process (running for seconds) killed → the final
   //    reading queued. (The kernel sends cgroup.events notifications at most every 10 ms per
@@ -315,7 +319,9 @@ try {
   await sleep(50);
   await tick();
   const watchesAfterFinals = { discovery: discovery.watchCount, kernel: kernelWatchCount(), expected: baseWatches + TASKS - FINALS - FINALS_UNDER_LOAD };
-  console.log(`final readings: p50 ${ms(fin.p50)}, p99 ${ms(fin.p99)}; under load p99 ${ms(finLoaded.p99)}; ${JSON.stringify(Object.fromEntries(finalOutcomes))}`);
+  console.log(
+    `final readings: p50 ${ms(fin.p50)}, p99 ${ms(fin.p99)}; under load p99 ${ms(finLoaded.p99)}; ${JSON.stringify(Object.fromEntries(finalOutcomes))}`,
+  );
   discovery.close();
   await tick();
   const watchesAfterClose = kernelWatchCount();
@@ -344,11 +350,15 @@ try {
   // The built agent, as deployed (tsx's loader thread alone costs ~0.2 % of a core idle).
   const cli = path.join(REPO, 'dist/cli/main.js');
   if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: npm run build first (npm run bench:discovery does)`);
-  const agent = spawn(process.execPath, [cli, '--root', linkDir, '--layouts', 'containerd', '--exporter', 'prometheus', '--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)], {
-    cwd: REPO,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, OTEL_METRICS_EXPORTER: '' },
-  });
+  const agent = spawn(
+    process.execPath,
+    [cli, '--root', linkDir, '--layouts', 'containerd', '--exporter', 'prometheus', '--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)],
+    {
+      cwd: REPO,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, OTEL_METRICS_EXPORTER: '' },
+    },
+  );
   children.add(agent);
   let agentErr = '';
   agent.stderr?.setEncoding('utf8');
@@ -383,28 +393,79 @@ try {
   const agentIdle = ((procCpuS(agent.pid as number) - a0) / ((performance.now() - aw0) / 1000)) * 100;
   agent.kill('SIGTERM');
   await new Promise((r) => agent.once('exit', r));
-  console.log(`agent: ${agentFound} tasks found, ${agentKernelWatches} watches, ${agentIdleNoScrape.toFixed(3)}% of a core without scrapes, ${agentIdle.toFixed(3)}% with a scrape every 10 s`);
+  console.log(
+    `agent: ${agentFound} tasks found, ${agentKernelWatches} watches, ${agentIdleNoScrape.toFixed(3)}% of a core without scrapes, ${agentIdle.toFixed(3)}% with a scrape every 10 s`,
+  );
 
   // Table and results
   rows.push(
-    ['add latency p50 / p99 / max (1000 mkdirs)', `${ms(add.p50)} / ${ms(add.p99)} / ${ms(add.max)}`, `p99 < ${TARGET.addP99Ms} ms: ${verdict(add.p99 < TARGET.addP99Ms)}`],
-    [`  during back-to-back collections (${ADDS_UNDER_LOAD})`, `${ms(addLoaded.p50)} / ${ms(addLoaded.p99)} / ${ms(addLoaded.max)}`, `(${collectionsDuringAdds} collections)`],
-    [`final-reading latency p50 / p99 / max (${FINALS} kills)`, `${ms(fin.p50)} / ${ms(fin.p99)} / ${ms(fin.max)}`, `p99 < ${TARGET.finalP99Ms} ms: ${verdict(fin.p99 < TARGET.finalP99Ms)}`],
-    [`  during back-to-back collections (${FINALS_UNDER_LOAD})`, `${ms(finLoaded.p50)} / ${ms(finLoaded.p99)} / ${ms(finLoaded.max)}`, `(${collectionsDuringFinals} collections)`],
-    ['watches (inotify + epoll), 1000 live tasks (Discovery / kernel)', `${watches.discovery} / ${watches.kernel}`, `root + namespace + 1000 = ${watches.expected}: ${verdict(watches.discovery === watches.expected && watches.kernel === watches.expected)}`],
-    [`  after ${FINALS + FINALS_UNDER_LOAD} tasks ended`, `${watchesAfterFinals.discovery} / ${watchesAfterFinals.kernel}`, `${watchesAfterFinals.expected}: ${verdict(watchesAfterFinals.discovery === watchesAfterFinals.expected && watchesAfterFinals.kernel === watchesAfterFinals.expected)}`],
+    [
+      'add latency p50 / p99 / max (1000 mkdirs)',
+      `${ms(add.p50)} / ${ms(add.p99)} / ${ms(add.max)}`,
+      `p99 < ${TARGET.addP99Ms} ms: ${verdict(add.p99 < TARGET.addP99Ms)}`,
+    ],
+    [
+      `  during back-to-back collections (${ADDS_UNDER_LOAD})`,
+      `${ms(addLoaded.p50)} / ${ms(addLoaded.p99)} / ${ms(addLoaded.max)}`,
+      `(${collectionsDuringAdds} collections)`,
+    ],
+    [
+      `final-reading latency p50 / p99 / max (${FINALS} kills)`,
+      `${ms(fin.p50)} / ${ms(fin.p99)} / ${ms(fin.max)}`,
+      `p99 < ${TARGET.finalP99Ms} ms: ${verdict(fin.p99 < TARGET.finalP99Ms)}`,
+    ],
+    [
+      `  during back-to-back collections (${FINALS_UNDER_LOAD})`,
+      `${ms(finLoaded.p50)} / ${ms(finLoaded.p99)} / ${ms(finLoaded.max)}`,
+      `(${collectionsDuringFinals} collections)`,
+    ],
+    [
+      'watches (inotify + epoll), 1000 live tasks (Discovery / kernel)',
+      `${watches.discovery} / ${watches.kernel}`,
+      `root + namespace + 1000 = ${watches.expected}: ${verdict(watches.discovery === watches.expected && watches.kernel === watches.expected)}`,
+    ],
+    [
+      `  after ${FINALS + FINALS_UNDER_LOAD} tasks ended`,
+      `${watchesAfterFinals.discovery} / ${watchesAfterFinals.kernel}`,
+      `${watchesAfterFinals.expected}: ${verdict(watchesAfterFinals.discovery === watchesAfterFinals.expected && watchesAfterFinals.kernel === watchesAfterFinals.expected)}`,
+    ],
     ['  after close()', `${watchesAfterClose}`, verdict(watchesAfterClose === 0)],
-    ['idle CPU, in-process, no scrapes (discovery + engine + tsx)', `${idleNoScrape.toFixed(3)} % of a core`, `< ${TARGET.idleCpuPct}%: ${verdict(idleNoScrape < TARGET.idleCpuPct)}`],
-    ['  of which the rescan every 10 s (CPU per rescan)', `${ms(rescanMs)} = ${(rescanMs / 100).toFixed(3)} % of a core`, `(1000 never-run tasks: ${ms(rescanEmptyMs)} = ${(rescanEmptyMs / 100).toFixed(3)} %)`],
+    [
+      'idle CPU, in-process, no scrapes (discovery + engine + tsx)',
+      `${idleNoScrape.toFixed(3)} % of a core`,
+      `< ${TARGET.idleCpuPct}%: ${verdict(idleNoScrape < TARGET.idleCpuPct)}`,
+    ],
+    [
+      '  of which the rescan every 10 s (CPU per rescan)',
+      `${ms(rescanMs)} = ${(rescanMs / 100).toFixed(3)} % of a core`,
+      `(1000 never-run tasks: ${ms(rescanEmptyMs)} = ${(rescanEmptyMs / 100).toFixed(3)} %)`,
+    ],
     // Not idle: reading 1000 cgroups per collection is the work asked for; shown for scale.
-    ['CPU, in-process, a collection every 10 s', `${idleScrape.toFixed(3)} % of a core`, `not idle: collections of 1000 tasks, ${scrapeMs.map((x) => x.toFixed(0)).join(', ')} ms`],
-    ['idle CPU, the agent process (dist/), no scrapes', `${agentIdleNoScrape.toFixed(3)} % of a core`, `< ${TARGET.idleCpuPct}%: ${verdict(agentIdleNoScrape < TARGET.idleCpuPct)}`],
-    ['CPU, the agent process, a scrape every 10 s', `${agentIdle.toFixed(3)} % of a core`, `not idle: scrapes of 1000 tasks, ${agentScrapes.map((x) => x.toFixed(0)).join(', ')} ms`],
-    ['agent: tasks found / watches (log / kernel)', `${agentFound} / ${agentWatchesLogged} / ${agentKernelWatches}`, verdict(agentFound === TASKS && agentKernelWatches === TASKS + 2)],
+    [
+      'CPU, in-process, a collection every 10 s',
+      `${idleScrape.toFixed(3)} % of a core`,
+      `not idle: collections of 1000 tasks, ${scrapeMs.map((x) => x.toFixed(0)).join(', ')} ms`,
+    ],
+    [
+      'idle CPU, the agent process (dist/), no scrapes',
+      `${agentIdleNoScrape.toFixed(3)} % of a core`,
+      `< ${TARGET.idleCpuPct}%: ${verdict(agentIdleNoScrape < TARGET.idleCpuPct)}`,
+    ],
+    [
+      'CPU, the agent process, a scrape every 10 s',
+      `${agentIdle.toFixed(3)} % of a core`,
+      `not idle: scrapes of 1000 tasks, ${agentScrapes.map((x) => x.toFixed(0)).join(', ')} ms`,
+    ],
+    [
+      'agent: tasks found / watches (log / kernel)',
+      `${agentFound} / ${agentWatchesLogged} / ${agentKernelWatches}`,
+      verdict(agentFound === TASKS && agentKernelWatches === TASKS + 2),
+    ],
   );
   const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length))];
   console.log(`\nDiscovery, ${TASKS} containerd tasks on a hybrid host (${os.cpus().length} CPUs, kernel ${os.release()})`);
-  for (const [k, v, t] of rows) console.log(`  ${k.padEnd(w[0]!)}  ${v.padEnd(w[1]!)}  ${t}`);
+  const [kw = 0, vw = 0] = w;
+  for (const [k, v, t] of rows) console.log(`  ${k.padEnd(kw)}  ${v.padEnd(vw)}  ${t}`);
   if (errors.length) console.log(`discovery errors: ${errors.length}: ${errors.slice(0, 3).join('; ')}`);
 
   Object.assign(results, {
@@ -415,7 +476,13 @@ try {
     finalOutcomes: Object.fromEntries(finalOutcomes),
     watches: { live: watches, afterFinals: watchesAfterFinals, afterClose: watchesAfterClose },
     rescanCpuMs: { populated: rescanMs, neverRun: rescanEmptyMs },
-    idleCpuPercentOfCore: { inProcessNoScrapes: idleNoScrape, inProcessScrapeEvery10s: idleScrape, agentNoScrapes: agentIdleNoScrape, agentScrapeEvery10s: agentIdle, windowS: IDLE_S },
+    idleCpuPercentOfCore: {
+      inProcessNoScrapes: idleNoScrape,
+      inProcessScrapeEvery10s: idleScrape,
+      agentNoScrapes: agentIdleNoScrape,
+      agentScrapeEvery10s: agentIdle,
+      windowS: IDLE_S,
+    },
     collectionMs: { inProcess: scrapeMs, agentScrapes },
     agent: { found: agentFound, watchesLogged: agentWatchesLogged, kernelWatches: agentKernelWatches },
     discoveryErrors: errors.length,
@@ -430,7 +497,7 @@ try {
   });
   fs.mkdirSync(path.join(REPO, 'bench/results'), { recursive: true });
   const file = path.join(REPO, 'bench/results/discovery.json');
-  fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+  fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwrote ${path.relative(REPO, file)}`);
 } finally {
   // Killed processes leave their cgroups once reaped: let the event loop reap them first.

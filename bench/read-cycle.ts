@@ -1,5 +1,5 @@
 /**
- * Benchmark (issue 2): one read cycle over 1000 REAL cgroups against the C floor.
+ * Benchmark: one read cycle over 1000 REAL cgroups against the C floor.
  *
  *   node --expose-gc --import tsx bench/read-cycle.ts [--tasks N] [--cycles N]
  *
@@ -11,7 +11,7 @@
  *
  * Measures, with DEFAULT_GROUPS:
  *   (a) readCycle wall time, warm (median / best of --cycles), and µs per file, the file count
- *       coming from FileReader.trace on one traced cycle;
+ *       coming from one cycle read through a TracingReader (bench/lib/readers.ts);
  *       plus a breakdown: the same sync reads with no parsing, and the parsing alone (texts
  *       served from memory);
  *   (b) the C floor: bench/c/read-files.c compiled with `cc -O2`, reading the traced file list
@@ -36,6 +36,7 @@ import { readCycle, type CycleTask } from '../src/cgroup/read-cycle.ts';
 import { newReadState, readStats } from '../src/cgroup/read.ts';
 import { resolveCgroup } from '../src/cgroup/resolve.ts';
 import { DEFAULT_GROUPS, type MetricGroup } from '../src/cgroup/types.ts';
+import { MapReader, TracingReader } from './lib/readers.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const C_SOURCE = path.join(REPO, 'bench/c/read-files.c');
@@ -167,12 +168,15 @@ function setup(): CycleTask[] {
     sleepers.push(s);
     for (const root of hierRoots) fs.writeFileSync(path.join(root, PARENT, `ocm-bench-${k * step}`, 'cgroup.procs'), String(s.pid));
   }
-  const tasks = Array.from({ length: N_TASKS }, (_, i): CycleTask => ({
-    cgroup: resolveCgroup(mounts, `/${PARENT}/ocm-bench-${i}`),
-    state: newReadState(),
-  }));
+  const tasks = Array.from(
+    { length: N_TASKS },
+    (_, i): CycleTask => ({
+      cgroup: resolveCgroup(mounts, `/${PARENT}/ocm-bench-${i}`),
+      state: newReadState(),
+    }),
+  );
   const first = tasks[0]?.cgroup;
-  if (!first || first.version !== 1 || Object.keys(first.dirs).length !== CONTROLLERS.length || !first.unified) {
+  if (first?.version !== 1 || Object.keys(first.dirs).length !== CONTROLLERS.length || !first.unified) {
     throw new Error(`resolveCgroup did not find all five v1 directories and the cgroup2 twin: ${JSON.stringify(first)}`);
   }
   console.error(`setup: ${made.length} cgroup directories in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -183,18 +187,6 @@ function setup(): CycleTask[] {
 // Measurements
 
 const groups: ReadonlySet<MetricGroup> = new Set(DEFAULT_GROUPS);
-
-/** Serves texts from memory (for the parse-only breakdown and the readFile reference). */
-class MapReader extends FileReader {
-  constructor(private readonly texts: Map<string, string>) {
-    super(16);
-  }
-  override read(file: string): string {
-    const t = this.texts.get(file);
-    if (t === undefined) throw Object.assign(new Error(`ENOENT: ${file}`), { code: 'ENOENT' });
-    return t;
-  }
-}
 
 interface DelayReport {
   /** The larger of the two measures, ms. */
@@ -257,15 +249,16 @@ async function main(): Promise<void> {
   // files), later ones are the steady state.
   for (let i = 0; i < 3; i++) {
     const r = await readCycle(tasks, groups);
-    if (r.timedOut || cycleErrors(r.results)) throw new Error(`warm-up cycle ${i}: ${r.timedOut} timed out, ${cycleErrors(r.results)} tasks with errors: ${JSON.stringify(r.results.find((x) => x?.errors.length)?.errors.slice(0, 3))}`);
+    if (r.timedOut || cycleErrors(r.results))
+      throw new Error(
+        `warm-up cycle ${i}: ${r.timedOut} timed out, ${cycleErrors(r.results)} tasks with errors: ${JSON.stringify(r.results.find((x) => x?.errors.length)?.errors.slice(0, 3))}`,
+      );
   }
 
   // One traced cycle: the exact files a warm cycle opens.
-  const traced = new FileReader();
-  traced.trace = [];
+  const traced = new TracingReader();
   await readCycle(tasks, groups, { reader: traced });
-  const trace = traced.trace;
-  traced.trace = undefined;
+  const trace = traced.paths;
   const files = trace.length;
   const perTask = files / tasks.length;
   const sample = tasks.find((_, i) => i === 0);
@@ -277,7 +270,7 @@ async function main(): Promise<void> {
   // (clock_gettime around the pass), so the process start is not counted.
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocm-bench-c-'));
   const listFile = path.join(tmpDir, 'files.txt');
-  fs.writeFileSync(listFile, trace.join('\n') + '\n');
+  fs.writeFileSync(listFile, `${trace.join('\n')}\n`);
   const exe = path.join(tmpDir, 'read-files');
   execFileSync('cc', ['-O2', '-o', exe, C_SOURCE], { stdio: 'inherit' });
   let cInfo = { files: 0, failed: 0, bytes: 0 };
@@ -386,16 +379,27 @@ async function main(): Promise<void> {
   const w = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c]?.length ?? 0)));
   const fmt = (r: string[]): string => r.map((cell, c) => (c === 0 ? cell.padEnd(w[c] ?? 0) : cell.padStart(w[c] ?? 0))).join('  ');
   console.log(`\nread cycle over ${tasks.length} v1 cgroups (+ cgroup2 twins), groups ${[...groups].join(',')}`);
-  console.log(`files per cycle: ${files} (${perTask.toFixed(1)} per task), ${cInfo.bytes} bytes; node ${process.version}, ${os.cpus().length} CPUs, kernel ${os.release()}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  console.log(
+    `files per cycle: ${files} (${perTask.toFixed(1)} per task), ${cInfo.bytes} bytes; node ${process.version}, ${os.cpus().length} CPUs, kernel ${os.release()}, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}\n`,
+  );
   console.log(fmt(rows[0] as string[]));
   console.log(w.map((n) => '-'.repeat(n)).join('  '));
   for (const r of rows.slice(1)) console.log(fmt(r));
-  console.log(`\n(c) longest event-loop delay during a cycle (${DELAY_CYCLES} cycles): max ${maxDelay.toFixed(2)} ms, median of per-cycle maxima ${median(delays).toFixed(2)} ms`);
-  console.log(`    worst cycle: histogram ${worst.histogramMaxMs.toFixed(2)} ms, ticker gap ${worst.tickerMaxGapMs.toFixed(2)} ms with ${worst.tickerMaxGapCpuMs.toFixed(2)} ms of process CPU in it, longest GC pause ${worst.gcMaxMs.toFixed(2)} ms`);
+  console.log(
+    `\n(c) longest event-loop delay during a cycle (${DELAY_CYCLES} cycles): max ${maxDelay.toFixed(2)} ms, median of per-cycle maxima ${median(delays).toFixed(2)} ms`,
+  );
+  console.log(
+    `    worst cycle: histogram ${worst.histogramMaxMs.toFixed(2)} ms, ticker gap ${worst.tickerMaxGapMs.toFixed(2)} ms with ${worst.tickerMaxGapCpuMs.toFixed(2)} ms of process CPU in it, longest GC pause ${worst.gcMaxMs.toFixed(2)} ms`,
+  );
   console.log(`    fs.promises.readFile run: ${readFileDelay.toFixed(2)} ms`);
   const cyclePass = ratio <= CYCLE_TARGET;
   const delayPass = maxDelay <= DELAY_TARGET_MS;
-  console.log(`\ntarget cycle ≤ ${CYCLE_TARGET} × C floor: ${ratio.toFixed(2)} × (median/median; median of per-round ratios ${ratioRounds.toFixed(2)} ×, best/best ${(best(cycleMs) / best(cMs)).toFixed(2)} ×)  ${cyclePass ? 'PASS' : 'FAIL'}`);
+  console.log(
+    `\ntarget cycle ≤ ${CYCLE_TARGET} × C floor: ${ratio.toFixed(2)} × (median/median; median of per-round ratios ${ratioRounds.toFixed(2)} ×, best/best ${(best(cycleMs) / best(cMs)).toFixed(2)} ×)  ${cyclePass ? 'PASS' : 'FAIL'}`,
+  );
   console.log(`target event-loop delay ≤ ${DELAY_TARGET_MS} ms: ${maxDelay.toFixed(2)} ms  ${delayPass ? 'PASS' : 'FAIL'}`);
 
   const json = {
@@ -413,7 +417,13 @@ async function main(): Promise<void> {
     cFloor: { medianMs: cMed, bestMs: best(cMs), usPerFile: (cMed * 1000) / files, failedOpens: cInfo.failed, runsMs: cMs, backToBackMs: cBurst },
     roundRatios,
     eventLoopDelay: { maxMs: maxDelay, perCycleMs: delays, worst, cycles: delayReports },
-    promisesReadFile: { totalMs: readFileMs, readFileMs: readFileIoMs, parseMs: asyncParse.durationMs, usPerFile: (readFileMs * 1000) / files, maxDelayMs: readFileDelay },
+    promisesReadFile: {
+      totalMs: readFileMs,
+      readFileMs: readFileIoMs,
+      parseMs: asyncParse.durationMs,
+      usPerFile: (readFileMs * 1000) / files,
+      maxDelayMs: readFileDelay,
+    },
     targets: {
       cycleVsC: { ratio, medianRoundRatio: ratioRounds, bestRatio: best(cycleMs) / best(cMs), target: CYCLE_TARGET, pass: cyclePass },
       eventLoopDelay: { maxMs: maxDelay, target: DELAY_TARGET_MS, pass: delayPass },
@@ -421,7 +431,7 @@ async function main(): Promise<void> {
     sampleStats,
   };
   fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
-  fs.writeFileSync(RESULTS, JSON.stringify(json, null, 2) + '\n');
+  fs.writeFileSync(RESULTS, `${JSON.stringify(json, null, 2)}\n`);
   console.log(`\nwrote ${path.relative(REPO, RESULTS)}`);
 }
 

@@ -11,13 +11,7 @@
  * The InMemoryMetricExporter stands in for whatever exporter the application uses (OTLP,
  * console, ...); it lets this example print what would have been exported, then exit.
  */
-import {
-  AggregationTemporality,
-  InMemoryMetricExporter,
-  MeterProvider,
-  PeriodicExportingMetricReader,
-  type DataPoint,
-} from '@opentelemetry/sdk-metrics';
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader, type DataPoint } from '@opentelemetry/sdk-metrics';
 import { CgroupMetrics } from 'otel-cgroup-metrics';
 
 const cgroups = new CgroupMetrics();

@@ -13,14 +13,20 @@ export class CgroupMetricsError extends Error {
 
 /** The cgroup (directory, or the pid's cgroup) does not exist in any mounted hierarchy. */
 export class CgroupNotFoundError extends CgroupMetricsError {
-  constructor(readonly path: string, detail = '') {
+  constructor(
+    readonly path: string,
+    detail = '',
+  ) {
     super('CGROUP_NOT_FOUND', `cgroup not found: ${path}${detail ? ` (${detail})` : ''}`);
   }
 }
 
 /** A cgroup path that would leave the cgroup mount (`..`, or a symlink pointing outside). */
 export class PathOutsideMountError extends CgroupMetricsError {
-  constructor(readonly path: string, readonly mountPoint: string) {
+  constructor(
+    readonly path: string,
+    readonly mountPoint: string,
+  ) {
     super('PATH_OUTSIDE_MOUNT', `cgroup path ${JSON.stringify(path)} leaves the cgroup mount ${mountPoint}; give a path inside it`);
   }
 }
@@ -34,14 +40,20 @@ export class NoCgroupMountError extends CgroupMetricsError {
 
 /** A (namespace, id) pair registered twice; containerd calls this ErrAlreadyCollected. */
 export class AlreadyCollectedError extends CgroupMetricsError {
-  constructor(readonly namespace: string, readonly id: string) {
+  constructor(
+    readonly namespace: string,
+    readonly id: string,
+  ) {
     super('ALREADY_COLLECTED', `task ${namespace}/${id} is already registered; stop() or remove() it first`);
   }
 }
 
 /** stop() of a task that is not registered. */
 export class TaskNotFoundError extends CgroupMetricsError {
-  constructor(readonly namespace: string, readonly id: string) {
+  constructor(
+    readonly namespace: string,
+    readonly id: string,
+  ) {
     super('TASK_NOT_FOUND', `task ${namespace}/${id} is not registered`);
   }
 }
@@ -50,5 +62,13 @@ export class TaskNotFoundError extends CgroupMetricsError {
 export class ConfigError extends CgroupMetricsError {
   constructor(message: string) {
     super('CONFIG', message);
+  }
+}
+
+/** The Prometheus endpoint could not start (port in use, address not available, permission). */
+export class EndpointStartError extends CgroupMetricsError {
+  constructor(host: string, port: number, cause: NodeJS.ErrnoException) {
+    const why = cause.code === 'EADDRINUSE' ? 'the port is in use; choose another with --prometheus-port or OTEL_EXPORTER_PROMETHEUS_PORT' : cause.message;
+    super('ENDPOINT_START', `cannot serve Prometheus metrics on ${host}:${port}: ${why}`, { cause });
   }
 }

@@ -11,15 +11,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { createServer } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
-import { AGENT_HELP, DISCOVERY_OPTIONS, EXPORT_OPTIONS } from '../src/cli/agent-command.ts';
-import { ENGINE_OPTIONS, engineOptions, type EngineFlags } from '../src/cli/engine-flags.ts';
+import { engineOptions } from '../src/cli/engine-setup.ts';
+import { DISCOVERY_OPTIONS, ENGINE_OPTIONS, EXPORT_OPTIONS, type EngineFlags } from '../src/cli/flags.ts';
+import { AGENT_HELP } from '../src/cli/help.ts';
 import { DEFAULT_LAYOUTS, layoutsFrom } from '../src/discovery/layouts.ts';
 import { parseExporters, resolveExportConfig, type ExportFlags } from '../src/export/config.ts';
 import { freePort } from './helpers/peers.ts';
@@ -75,7 +75,10 @@ const docs = loadManifest();
 const daemonSet = docs.find((d) => d.kind === 'DaemonSet') as Obj & {
   apiVersion: string;
   metadata: { name: string };
-  spec: { selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: PodSpec } };
+  spec: {
+    selector: { matchLabels: Record<string, string> };
+    template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: PodSpec };
+  };
 };
 const pod = daemonSet?.spec.template.spec;
 const agent = pod?.containers[0] as Container;
@@ -91,7 +94,12 @@ function variablesTheAgentReads(): Set<string> {
 }
 
 /** Kubernetes' $(VAR) expansion, with the downward API's fields given made-up values. */
-const FIELD_VALUES: Record<string, string> = { 'spec.nodeName': 'node-test-1', 'metadata.name': 'otel-cgroup-metrics-x7k2p', 'metadata.namespace': 'monitoring', 'status.hostIP': '10.0.0.7' };
+const FIELD_VALUES: Record<string, string> = {
+  'spec.nodeName': 'node-test-1',
+  'metadata.name': 'otel-cgroup-metrics-x7k2p',
+  'metadata.namespace': 'monitoring',
+  'status.hostIP': '10.0.0.7',
+};
 function expandEnv(vars: readonly EnvVar[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const v of vars) {
@@ -126,7 +134,7 @@ function dockerInstructions(): Instruction[] {
     if (/^\s*#/.test(line) && current === '') continue;
     if (/^\s*#/.test(line)) continue; // a comment inside a continued instruction
     if (line.endsWith('\\')) {
-      current += line.slice(0, -1) + ' ';
+      current += `${line.slice(0, -1)} `;
       continue;
     }
     current += line;
@@ -186,7 +194,8 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
   test('a DaemonSet of one agent container and a ServiceAccount without a token', () => {
     assert.ok(daemonSet, 'a DaemonSet');
     assert.equal(daemonSet.apiVersion, 'apps/v1');
-    for (const [k, v] of Object.entries(daemonSet.spec.selector.matchLabels)) assert.equal(daemonSet.spec.template.metadata.labels[k], v, `selector label ${k}`);
+    for (const [k, v] of Object.entries(daemonSet.spec.selector.matchLabels))
+      assert.equal(daemonSet.spec.template.metadata.labels[k], v, `selector label ${k}`);
     assert.equal(pod.containers.length, 1);
     assert.equal(pod.initContainers, undefined);
     const sa = docs.find((d) => d.kind === 'ServiceAccount') as (Obj & { metadata: { name: string }; automountServiceAccountToken?: boolean }) | undefined;
@@ -198,7 +207,7 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
     assert.ok(!docs.some((d) => /Role/.test(String(d.kind))), 'no RBAC');
   });
 
-  test('the container runs the image\'s entrypoint (the agent): flags only, no command', () => {
+  test("the container runs the image's entrypoint (the agent): flags only, no command", () => {
     assert.equal(agent.command, undefined);
     const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { name: string; version: string };
     assert.match(agent.image, new RegExp(`(^|/)${pkg.name}:${pkg.version.replace(/\./g, '\\.')}$`), 'the image of this version');
@@ -211,8 +220,18 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
     // The agent's own validation of the values (what agentCommand does before starting).
     resolveExportConfig(flags as ExportFlags, {});
     engineOptions(flags as EngineFlags);
-    const layouts = layoutsFrom(flags.layouts === undefined ? DEFAULT_LAYOUTS : String(flags.layouts).split(',').map((l) => l.trim()), (flags['layout-pattern'] as string[] | undefined) ?? []);
-    assert.ok(layouts.some((l) => l.name === 'kubernetes'), 'the kubernetes layout: pods are what a node runs');
+    const layouts = layoutsFrom(
+      flags.layouts === undefined
+        ? DEFAULT_LAYOUTS
+        : String(flags.layouts)
+            .split(',')
+            .map((l) => l.trim()),
+      (flags['layout-pattern'] as string[] | undefined) ?? [],
+    );
+    assert.ok(
+      layouts.some((l) => l.name === 'kubernetes'),
+      'the kubernetes layout: pods are what a node runs',
+    );
     assert.equal(flags['no-discovery'], undefined, 'discovery on');
     for (const f of ['rescan-interval', 'empty-poll-interval', 'collect-timeout', 'max-pending'] as const) {
       if (flags[f] !== undefined) assert.ok(Number.isInteger(Number(flags[f])) && Number(flags[f]) > 0, `--${f}`);
@@ -222,7 +241,13 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
 
   test('every environment variable set is one the agent reads (or a downward-API value used inside one)', () => {
     const reads = variablesTheAgentReads();
-    for (const must of ['OTEL_METRICS_EXPORTER', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_RESOURCE_ATTRIBUTES', 'OTEL_EXPORTER_PROMETHEUS_PORT', 'OTEL_SERVICE_NAME']) {
+    for (const must of [
+      'OTEL_METRICS_EXPORTER',
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+      'OTEL_RESOURCE_ATTRIBUTES',
+      'OTEL_EXPORTER_PROMETHEUS_PORT',
+      'OTEL_SERVICE_NAME',
+    ]) {
       assert.ok(reads.has(must), `${must} among the names the agent reads (${[...reads].join(', ')})`);
     }
     const names = env.map((e) => e.name);
@@ -233,7 +258,8 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
         assert.ok(usedBy.length > 0 && usedBy.every((u) => reads.has(u.name)), `${e.name} is neither read by the agent nor used in a variable it reads`);
       }
       // $(VAR) only expands variables defined before it.
-      for (const m of (e.value ?? '').matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) assert.ok(names.slice(0, i).includes(m[1] as string), `${e.name} uses $(${m[1]}) before it is defined`);
+      for (const m of (e.value ?? '').matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g))
+        assert.ok(names.slice(0, i).includes(m[1] as string), `${e.name} uses $(${m[1]}) before it is defined`);
     }
     for (const [k] of Object.entries(imageEnv)) assert.ok(reads.has(k), `the image's ENV ${k} is read by the agent`);
   });
@@ -243,7 +269,7 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
     const expanded = expandEnv(env);
     const attrs = Object.fromEntries((expanded.OTEL_RESOURCE_ATTRIBUTES ?? '').split(',').map((kv) => kv.split('=') as [string, string]));
     assert.equal(attrs['k8s.node.name'], 'node-test-1');
-    assert.equal(attrs['host.name'], 'node-test-1', 'host.name is the node, not the pod\'s hostname');
+    assert.equal(attrs['host.name'], 'node-test-1', "host.name is the node, not the pod's hostname");
     assert.deepEqual(parseExporters(envValue('OTEL_METRICS_EXPORTER') ?? '', 'OTEL_METRICS_EXPORTER').sort(), ['otlp', 'prometheus']);
     const config = podExportConfig();
     assert.deepEqual([...config.exporters].sort(), ['otlp', 'prometheus']);
@@ -276,7 +302,7 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
     }
   });
 
-  test('the host\'s /sys/fs/cgroup is mounted read-only where --root points; every hostPath is read-only', () => {
+  test("the host's /sys/fs/cgroup is mounted read-only where --root points; every hostPath is read-only", () => {
     const hostVolumes = new Map((pod.volumes ?? []).filter((v) => v.hostPath).map((v) => [v.name, v.hostPath as { path: string }]));
     const mounts = (agent.volumeMounts ?? []).filter((m) => hostVolumes.has(m.name));
     assert.ok(mounts.length > 0, 'host paths mounted');
@@ -285,9 +311,9 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
       assert.notEqual(m.mountPath, '/proc', 'nothing over /proc');
     }
     const cgroup = mounts.find((m) => hostVolumes.get(m.name)?.path === '/sys/fs/cgroup');
-    assert.ok(cgroup, 'the host\'s /sys/fs/cgroup is mounted');
+    assert.ok(cgroup, "the host's /sys/fs/cgroup is mounted");
     const root = parseAgentArgs(agent.args ?? []).root as string | undefined;
-    assert.equal(root ?? '/sys/fs/cgroup', cgroup.mountPath, '--root is where the host\'s cgroupfs is');
+    assert.equal(root ?? '/sys/fs/cgroup', cgroup.mountPath, "--root is where the host's cgroupfs is");
     assert.ok(!pod.hostPID && !pod.hostNetwork && !pod.hostIPC);
   });
 
@@ -314,13 +340,22 @@ describe('deploy/Dockerfile and .dockerignore', () => {
   test('node:20-slim stages: npm ci, build, prune the dev dependencies; the image copies dist and node_modules from the build', () => {
     for (const s of stages(all)) assert.match((s[0] as Instruction).args, /^node:20-slim\b/);
     assert.ok(stages(all).length >= 2, 'multi-stage');
-    const runs = build.filter((i) => i.op === 'RUN').map((i) => i.args).join(' && ');
+    const runs = build
+      .filter((i) => i.op === 'RUN')
+      .map((i) => i.args)
+      .join(' && ');
     assert.match(runs, /npm ci\b/);
     assert.match(runs, /npm run build\b/);
     assert.match(runs, /npm prune --omit=dev\b/);
     const copies = image.filter((i) => i.op === 'COPY').map((i) => i.args);
-    assert.ok(copies.some((c) => /^--from=\S+\s+\S*\/dist\s/.test(c)), 'dist from the build stage');
-    assert.ok(copies.some((c) => /^--from=\S+\s+\S*\/node_modules\s/.test(c)), 'node_modules from the build stage');
+    assert.ok(
+      copies.some((c) => /^--from=\S+\s+\S*\/dist\s/.test(c)),
+      'dist from the build stage',
+    );
+    assert.ok(
+      copies.some((c) => /^--from=\S+\s+\S*\/node_modules\s/.test(c)),
+      'node_modules from the build stage',
+    );
     assert.ok(!image.some((i) => i.op === 'RUN' && /npm (ci|install)/.test(i.args)), 'no install in the image stage');
   });
 
@@ -338,24 +373,32 @@ describe('deploy/Dockerfile and .dockerignore', () => {
     assert.ok(fs.existsSync(path.join(REPO, 'src/cli/main.ts')));
     assert.equal(imageEnv.OTEL_EXPORTER_PROMETHEUS_HOST, '0.0.0.0');
     const port = resolveExportConfig({}, imageEnv).prometheus.port;
-    const exposed = image.filter((i) => i.op === 'EXPOSE').flatMap((i) => i.args.split(/\s+/)).map((p) => Number(p.split('/')[0]));
+    const exposed = image
+      .filter((i) => i.op === 'EXPOSE')
+      .flatMap((i) => i.args.split(/\s+/))
+      .map((p) => Number(p.split('/')[0]));
     assert.deepEqual(exposed, [port]);
     assert.equal(port, podExportConfig().prometheus.port, 'the DaemonSet and the image agree');
   });
 
-  test('the build stage, its RUN steps run as written in a copy of its context (no Docker engine here), gives an image tree where the epoll addon loads and the agent runs', { timeout: 300_000 }, async () => {
+  test('the build stage, its RUN steps run as written in a copy of its context (no Docker engine here), gives an image tree where the epoll addon loads and the agent runs', {
+    timeout: 300_000,
+  }, async () => {
     // Docker Hub is unreachable from this machine: the apt-get step is checked, not run (the
     // packages it names are installed here by scripts/install-peers.sh); the rest runs for real.
     const runs = build.filter((i) => i.op === 'RUN').map((i) => i.args);
     const apt = runs.find((r) => r.includes('apt-get install'));
-    assert.ok(apt, 'the build stage installs the addon\'s build tools');
+    assert.ok(apt, "the build stage installs the addon's build tools");
     for (const p of ['python3', 'make', 'g++']) assert.match(apt, new RegExp(`\\s${p.replace('+', '\\+')}(\\s|$)`), `${p} in: ${apt}`);
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ocm-image-'));
     try {
       for (const i of build.filter((x) => x.op === 'COPY' && !x.args.startsWith('--from'))) {
         const parts = i.args.split(/\s+/);
         const dest = path.join(tmp, parts.at(-1) as string);
-        for (const src of parts.slice(0, -1)) fs.cpSync(path.join(REPO, src), path.join(dest, parts.length > 2 || (parts.at(-1) as string).endsWith('/') ? path.basename(src) : ''), { recursive: true });
+        for (const src of parts.slice(0, -1))
+          fs.cpSync(path.join(REPO, src), path.join(dest, parts.length > 2 || (parts.at(-1) as string).endsWith('/') ? path.basename(src) : ''), {
+            recursive: true,
+          });
       }
       for (const r of runs.filter((x) => x !== apt)) {
         const res = await exec('bash', ['-euo', 'pipefail', '-c', r], tmp, 240_000);
@@ -379,7 +422,15 @@ describe('deploy/Dockerfile and .dockerignore', () => {
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith('#'));
-    const toRe = (p: string): RegExp => new RegExp(`^${p.replace(/^\/+|\/+$/g, '').replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*/g, '\u0000').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]').replace(/\u0000/g, '.*')}(/.*)?$`);
+    const toRe = (p: string): RegExp =>
+      new RegExp(
+        `^${p
+          .replace(/^\/+|\/+$/g, '')
+          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+          .split('**')
+          .map((part) => part.replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]'))
+          .join('.*')}(/.*)?$`,
+      );
     // The last pattern that matches decides; `!` re-includes.
     const ignored = (file: string): boolean => {
       let out = false;
@@ -404,8 +455,7 @@ describe('deploy/Dockerfile and .dockerignore', () => {
 // ---------------------------------------------------------------------------------------------
 // The built agent with the manifest's flags and environment
 
-
-test('the built agent starts with the manifest\'s flags and environment and serves Prometheus with the node name in its resource', async (t) => {
+test("the built agent starts with the manifest's flags and environment and serves Prometheus with the node name in its resource", async (t) => {
   const main = path.join(REPO, 'dist/cli/main.js');
   assert.ok(fs.existsSync(main), `${main} is missing: run \`npm run build\` first`);
   if (process.getuid?.() !== 0) assert.fail('the agent reads the host cgroupfs as in the pod: run this test as root');
@@ -418,7 +468,13 @@ test('the built agent starts with the manifest\'s flags and environment and serv
   });
   // As a port mapping would: the agent's port on a free host port. No collector here: Prometheus only.
   const port = await freePort();
-  const childEnv: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...imageEnv, ...expandEnv(env), OTEL_METRICS_EXPORTER: 'prometheus', OTEL_EXPORTER_PROMETHEUS_PORT: String(port) };
+  const childEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    ...imageEnv,
+    ...expandEnv(env),
+    OTEL_METRICS_EXPORTER: 'prometheus',
+    OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+  };
   const child = spawn(process.execPath, [main, ...args], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));

@@ -228,7 +228,11 @@ describe('examples/otlp-push.ts', () => {
     assert.ok(m, ex.output);
     const finalMs = Number(m[1]);
 
-    const v = await vm.waitFor('sum(container_cpu_time_seconds_total{container_id="self"})', (r) => r.length === 1 && sampleValue(r[0] as (typeof r)[0]) > 0, 30_000);
+    const v = await vm.waitFor(
+      'sum(container_cpu_time_seconds_total{container_id="self"})',
+      (r) => r.length === 1 && sampleValue(r[0] as (typeof r)[0]) > 0,
+      30_000,
+    );
     assert.ok(sampleValue(v[0] as (typeof v)[0]) > 0);
 
     // Raw samples: several periodic pushes, then the final reading, stamped with its read time.
@@ -254,7 +258,10 @@ describe('examples/otlp-push.ts', () => {
     for (const s of series) {
       assert.ok(s.timestamps.length >= 3, `expected periodic pushes and the final one: ${JSON.stringify(s)}`);
       assert.equal(s.timestamps.at(-1), finalMs, `the last sample is the final reading: ${JSON.stringify(s)}`);
-      assert.ok(s.values.every((x, i) => i === 0 || x >= (s.values[i - 1] as number)), `cumulative: ${JSON.stringify(s.values)}`);
+      assert.ok(
+        s.values.every((x, i) => i === 0 || x >= (s.values[i - 1] as number)),
+        `cumulative: ${JSON.stringify(s.values)}`,
+      );
     }
   });
 });
@@ -273,7 +280,10 @@ describe('examples/compose-with-existing-sdk.ts', () => {
       assert.match(section, /^my-service {2}jobs\.completed \{"queue":"default"\} 3$/m, `${title}:\n${section}`);
       const cpu = [...section.matchAll(/ container\.cpu\.time \{[^}]*"container\.id":"self"[^}]*\} (\S+)$/gm)].map((x) => Number(x[1]));
       assert.equal(cpu.length, 2, `${title}: user and system:\n${section}`);
-      assert.ok(cpu.every((x) => x > 0), `${title}: ${cpu}`);
+      assert.ok(
+        cpu.every((x) => x > 0),
+        `${title}: ${cpu}`,
+      );
     }
   });
 });
@@ -315,7 +325,7 @@ describe('examples/job-runner.ts', () => {
     }
   }
 
-  it('delivers each job\'s final reading on the next scrape, then its series vanish; cgroups removed', { timeout: 120_000 }, async () => {
+  it("delivers each job's final reading on the next scrape, then its series vanish; cgroups removed", { timeout: 120_000 }, async () => {
     assert.equal(process.getuid?.(), 0, 'the job-runner test needs root (it creates cgroups under /sys/fs/cgroup)');
     const port = await freePort();
     const jobs = 5;
@@ -337,7 +347,7 @@ describe('examples/job-runner.ts', () => {
       assert.equal(second.samples.filter((s) => s.labels.container_namespace === 'job-runner').length, 0, second.text);
       assert.equal(sumOf(second.samples, 'cgroup_metrics_tasks', {}).sum, 0, second.text);
 
-      assert.deepEqual(leftovers(ex.pid), [], 'the jobs\' cgroups are removed');
+      assert.deepEqual(leftovers(ex.pid), [], "the jobs' cgroups are removed");
 
       ex.child.kill('SIGTERM');
       assert.deepEqual(await ex.waitExit(10_000), { code: 0, signal: null }, ex.output);

@@ -50,7 +50,11 @@ export function makeV1Cgroups(prefix: string, count: number, busy = 10): BenchCg
     }
   };
   process.once('exit', cleanup);
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (cleanup(), process.exit(130)));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const)
+    process.once(sig, () => {
+      cleanup();
+      process.exit(130);
+    });
   try {
     for (let i = 0; i < count; i++) {
       const p = `/${prefix}-${i}`;
@@ -90,6 +94,6 @@ export function writeResults(name: string, data: unknown): string {
   const dir = new URL('../results/', import.meta.url);
   fs.mkdirSync(dir, { recursive: true });
   const file = new URL(`${name}.json`, dir);
-  fs.writeFileSync(file, JSON.stringify(data, null, 2) + '\n');
+  fs.writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
   return file.pathname;
 }

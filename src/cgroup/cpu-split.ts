@@ -1,7 +1,7 @@
 /**
  * v1 CPU time by mode. `cpuacct.usage` is exact (the scheduler's clock); `usage_user` and
- * `usage_sys` are sampled at timer ticks, and their sum drifts from it (+0.5 to +5.4 % measured
- * on busy containers). The exact total split by the sampled shares is right in sum, but a share
+ * `usage_sys` are sampled at timer ticks, and their sum drifts from it (by several percent on
+ * busy containers). The exact total split by the sampled shares is right in sum, but a share
  * moves at every tick, so `usage × share` can go backwards: a counter must not. So each
  * reading's increase of the total is divided in the ratio of the sampled counters' increases
  * since the previous reading of the same task: both modes only grow, and they sum to the total.

@@ -6,15 +6,14 @@ const FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
 const MAX_FILE_BYTES = 4 << 20;
 
 /**
- * Synchronous open/read/close into one reused buffer: ~9 µs a cgroupfs file here, within 10%
- * of C, against 50–85 µs for fs.promises.readFile. O_NONBLOCK so that a FIFO or another
- * special file planted in a cgroup tree cannot block the thread in open() or read().
- * Callers slice their work (see read-cycle.ts) because these calls block the event loop.
+ * Synchronous open/read/close into one reused buffer: close to C's cost per cgroupfs file and
+ * several times cheaper than fs.promises.readFile (figures in BENCHMARKS.md). O_NONBLOCK so
+ * that a FIFO or another special file planted in a cgroup tree cannot block the thread in
+ * open() or read(). Callers slice their work (see read-cycle.ts) because these calls block
+ * the event loop.
  */
 export class FileReader {
   private buf: Buffer;
-  /** When set, every path opened is pushed here (the benchmark replays them in C). */
-  trace: string[] | undefined;
 
   constructor(initialSize = 16384) {
     this.buf = Buffer.allocUnsafe(initialSize);
@@ -22,7 +21,6 @@ export class FileReader {
 
   /** The file's text (latin1: cgroup files are ASCII). Throws the errno error (ENOENT, EACCES, ENODEV, ...). */
   read(file: string): string {
-    this.trace?.push(file);
     const fd = fs.openSync(file, FLAGS);
     try {
       let n = 0;

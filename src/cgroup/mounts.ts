@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NoCgroupMountError } from '../errors.ts';
 import { parseMountInfo } from './parse/proc.ts';
-import { V1_CONTROLLERS, type V1Controller } from './types.ts';
+import { V1_CONTROLLERS } from './types.ts';
 
 /** One mounted v1 hierarchy (or a cgroup2 mount when `controllers` is empty and `version` is 2). */
 export interface Hierarchy {
@@ -37,7 +37,12 @@ export function cgroupMountsFromMountInfo(text: string): CgroupMounts {
     if (m.fsType === 'cgroup2') {
       v2 ??= { mountPoint: m.mountPoint, root: m.root, controllers: [] };
     } else if (m.fsType === 'cgroup') {
-      const controllers = m.superOptions.filter((o) => (V1_CONTROLLERS as readonly string[]).includes(o) || o.startsWith('name=') || ['cpuset', 'devices', 'freezer', 'net_cls', 'net_prio', 'perf_event', 'rdma', 'misc'].includes(o));
+      const controllers = m.superOptions.filter(
+        (o) =>
+          (V1_CONTROLLERS as readonly string[]).includes(o) ||
+          o.startsWith('name=') ||
+          ['cpuset', 'devices', 'freezer', 'net_cls', 'net_prio', 'perf_event', 'rdma', 'misc'].includes(o),
+      );
       if (controllers.length === 0) continue;
       const h: Hierarchy = { mountPoint: m.mountPoint, root: m.root, controllers };
       for (const c of controllers) if (!v1.has(c)) v1.set(c, h);
@@ -92,8 +97,9 @@ export function cgroupMountsFromDirectory(dir: string): CgroupMounts {
     for (const c of controllers) if (!v1.has(c) || e.isDirectory()) v1.set(c, h);
   }
   const mode = modeOf(v1, v2);
-  if (!mode) throw new NoCgroupMountError(`--root ${abs} is neither a cgroup2 directory (no cgroup.controllers) nor a v1 tree (no cpu, cpuacct, memory, blkio, pids or hugetlb sub-directory)`);
+  if (!mode)
+    throw new NoCgroupMountError(
+      `--root ${abs} is neither a cgroup2 directory (no cgroup.controllers) nor a v1 tree (no cpu, cpuacct, memory, blkio, pids or hugetlb sub-directory)`,
+    );
   return v2 ? { mode, v1, v2 } : { mode, v1 };
 }
-
-export type V1HierarchyMap = Partial<Record<V1Controller, Hierarchy>>;

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { DeviceNames } from './devices.ts';
 import type { FileReader } from './file-reader.ts';
-import { readStats, type ReadState } from './read.ts';
+import { readStats, type ReadOptions, type ReadState } from './read.ts';
 import type { MetricGroup, ReadResult, TaskCgroup } from './types.ts';
 
 export interface CycleTask {
@@ -15,6 +16,8 @@ export interface CycleOptions {
   /** Longest stretch of synchronous reads before yielding to the event loop. */
   sliceMs?: number;
   reader?: FileReader;
+  /** Names block devices in disk rows (default: the host's /sys). */
+  deviceNames?: DeviceNames;
 }
 
 export interface CycleResult {
@@ -27,7 +30,7 @@ export interface CycleResult {
 }
 
 /**
- * Reads many cgroups with synchronous reads (the fast path: ~9 µs a file) cut into slices of
+ * Reads many cgroups with synchronous reads (the fast path, see file-reader.ts) cut into slices of
  * `sliceMs`, yielding to the event loop between slices so that a 1000-task cycle never stalls
  * a process for more than one slice. The deadline is checked between tasks.
  */
@@ -36,6 +39,7 @@ export async function readCycle(tasks: readonly CycleTask[], groups: ReadonlySet
   const deadline = opts.deadline ?? Infinity;
   const start = performance.now();
   const results = new Array<ReadResult | undefined>(tasks.length);
+  const readOptions: ReadOptions = { reader: opts.reader, deviceNames: opts.deviceNames };
   let sliceStart = start;
   let i = 0;
   for (; i < tasks.length; i++) {
@@ -47,7 +51,7 @@ export async function readCycle(tasks: readonly CycleTask[], groups: ReadonlySet
       if (sliceStart >= deadline) break;
     }
     const t = tasks[i] as CycleTask;
-    results[i] = opts.reader ? readStats(t.cgroup, groups, t.state, opts.reader) : readStats(t.cgroup, groups, t.state);
+    results[i] = readStats(t.cgroup, groups, t.state, readOptions);
   }
   return { results, timedOut: tasks.length - i, durationMs: performance.now() - start };
 }

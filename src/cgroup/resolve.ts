@@ -22,7 +22,7 @@ export function normalizeCgroupPath(p: string, mountPoint: string): string {
       out.pop();
     } else out.push(seg);
   }
-  return '/' + out.join('/');
+  return `/${out.join('/')}`;
 }
 
 /** The directory of `cgroupPath` under a hierarchy, refusing symlinks that lead out of the mount. */
@@ -36,7 +36,7 @@ function dirIn(h: Hierarchy, cgroupPath: string): string | undefined {
     return undefined; // absent in this hierarchy
   }
   const mountReal = fs.realpathSync(h.mountPoint);
-  if (real !== mountReal && !real.startsWith(mountReal + '/')) throw new PathOutsideMountError(cgroupPath, h.mountPoint);
+  if (real !== mountReal && !real.startsWith(`${mountReal}/`)) throw new PathOutsideMountError(cgroupPath, h.mountPoint);
   try {
     if (!fs.statSync(real).isDirectory()) return undefined;
   } catch {
@@ -49,7 +49,7 @@ function dirIn(h: Hierarchy, cgroupPath: string): string | undefined {
 function relativeToMount(h: Hierarchy, p: string): string {
   if (h.root === '/' || h.root === '') return p;
   if (p === h.root) return '/';
-  if (p.startsWith(h.root + '/')) return p.slice(h.root.length);
+  if (p.startsWith(`${h.root}/`)) return p.slice(h.root.length);
   return p; // inside a cgroup namespace the kernel already prints namespace-relative paths
 }
 

@@ -36,6 +36,8 @@ export interface PressureStats {
 export interface DiskDeviceStats {
   major: number;
   minor: number;
+  /** The kernel's name for the device (`vda`, `nvme0n1`), or `MAJ:MIN` when it has none. */
+  device: string;
   readBytes: number;
   writeBytes: number;
   readOps: number;
@@ -67,15 +69,40 @@ export interface HugetlbStats {
 
 /** The memory.stat keys the catalog uses (v1 hierarchical `total_*`). */
 export const V1_MEMORY_STAT_KEYS = [
-  'total_cache', 'total_rss', 'total_rss_huge', 'total_shmem', 'total_mapped_file', 'total_dirty', 'total_writeback',
-  'total_swap', 'total_inactive_file', 'total_active_file', 'total_inactive_anon', 'total_active_anon',
-  'total_pgfault', 'total_pgmajfault',
+  'total_cache',
+  'total_rss',
+  'total_rss_huge',
+  'total_shmem',
+  'total_mapped_file',
+  'total_dirty',
+  'total_writeback',
+  'total_swap',
+  'total_inactive_file',
+  'total_active_file',
+  'total_inactive_anon',
+  'total_active_anon',
+  'total_pgfault',
+  'total_pgmajfault',
 ] as const;
 export type V1MemoryStatKey = (typeof V1_MEMORY_STAT_KEYS)[number];
 
 export const V2_MEMORY_STAT_KEYS = [
-  'anon', 'file', 'kernel', 'kernel_stack', 'sock', 'shmem', 'file_mapped', 'file_dirty', 'file_writeback',
-  'inactive_anon', 'active_anon', 'inactive_file', 'active_file', 'slab', 'pgfault', 'pgmajfault',
+  'anon',
+  'file',
+  'kernel',
+  'kernel_stack',
+  'sock',
+  'shmem',
+  'file_mapped',
+  'file_dirty',
+  'file_writeback',
+  'inactive_anon',
+  'active_anon',
+  'inactive_file',
+  'active_file',
+  'slab',
+  'pgfault',
+  'pgmajfault',
 ] as const;
 export type V2MemoryStatKey = (typeof V2_MEMORY_STAT_KEYS)[number];
 
@@ -88,7 +115,7 @@ export interface V1CpuStats {
    */
   userNs?: number;
   systemNs?: number;
-  /** cpuacct.usage_user / usage_sys, ns: sampled at ticks, so their sum drifts from usageNs (+0.5 to 5 % seen). */
+  /** cpuacct.usage_user / usage_sys, ns: sampled at ticks, so their sum drifts from usageNs (by several percent). */
   usageUserNs?: number;
   usageSysNs?: number;
   /** cpuacct.stat, USER_HZ ticks: read only when usage_user/usage_sys are absent. */
@@ -211,3 +238,6 @@ export interface ReadResult {
   /** Wall-clock time of the read, ms since the epoch. */
   timeMs: number;
 }
+
+/** The v1 shape of TaskCgroup. */
+export type V1TaskCgroup = Extract<TaskCgroup, { version: 1 }>;

@@ -1,10 +1,9 @@
 import * as fs from 'node:fs';
+import type { OptionTable } from './flags.ts';
 import { UsageError } from './usage-error.ts';
 
-/** A parseArgs option table: the types the file's values must have. */
-export type OptionTable = Readonly<Record<string, { readonly type: 'string' | 'boolean'; readonly multiple?: boolean }>>;
-
-export type FlagValues = Record<string, string | boolean | string[]>;
+/** A config file's flags, by long name. */
+export type ConfigFileFlags = Record<string, string | boolean | string[]>;
 
 /**
  * The agent's `--config FILE`: a JSON object whose keys are the long flags without `--`
@@ -12,15 +11,16 @@ export type FlagValues = Record<string, string | boolean | string[]>;
  * (a number is taken as its decimal text), a boolean for switches, a list of strings (or one
  * string) for repeatable flags. Pure: `file` names the source in messages only.
  */
-export function parseConfigFile(text: string, file: string, options: OptionTable, refused: readonly string[] = []): FlagValues {
+export function parseConfigFile(text: string, file: string, options: OptionTable, refused: readonly string[] = []): ConfigFileFlags {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (err) {
     throw new UsageError(`--config ${file}: not valid JSON: ${(err as Error).message}`);
   }
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new UsageError(`--config ${file}: expected a JSON object of flags, e.g. {"layouts": "containerd,docker"}`);
-  const out: FlagValues = {};
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+    throw new UsageError(`--config ${file}: expected a JSON object of flags, e.g. {"layouts": "containerd,docker"}`);
+  const out: ConfigFileFlags = {};
   for (const [key, value] of Object.entries(doc)) {
     const opt = Object.hasOwn(options, key) ? options[key] : undefined;
     if (!opt || refused.includes(key)) {

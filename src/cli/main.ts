@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { CgroupMetricsError, ConfigError } from '../errors.ts';
-import { AGENT_HELP, agentCommand } from './agent-command.ts';
+import { agentCommand } from './agent-command.ts';
 import { collectCommand } from './collect-command.ts';
+import { AGENT_HELP } from './help.ts';
 import { statsCommand } from './stats-command.ts';
 import { UsageError } from './usage-error.ts';
 

@@ -5,8 +5,8 @@ import { createRequire } from 'node:module';
  * Change notification for cgroup.events files. The kernel wakes poll()ers of the file at once, in
  * the context of the exiting task, but delivers inotify later from a shared workqueue: on a busy
  * node that kworker waits behind the containers' own CPU and the event can arrive after runc has
- * removed the cgroup (1–5 % of short containers missed, measured). So: epoll (EPOLLPRI, the
- * same wake-up systemd uses) through the `epoll` addon where it built, inotify otherwise.
+ * removed the cgroup (figures in BENCHMARKS.md). So: epoll (EPOLLPRI, the same wake-up systemd
+ * uses) through the `epoll` addon where it built, inotify otherwise.
  */
 export type EventsMechanism = 'epoll' | 'inotify';
 

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Hierarchy } from '../cgroup/mounts.ts';
-import { parseFlatKeyed } from '../cgroup/parse/values.ts';
+import { parseFlatKeyed } from '../cgroup/parse/file-formats.ts';
 import { resolveCgroup } from '../cgroup/resolve.ts';
 import { V1_CONTROLLERS, type TaskCgroup } from '../cgroup/types.ts';
 import type { CgroupMetrics, StopResult } from '../metrics/cgroup-metrics.ts';
@@ -262,13 +262,14 @@ export class Discovery {
     }
   }
 
-  /** Hybrid: the cgroup2 twin made after the task was added. The engine reads the same TaskCgroup (pressure). */
+  /** Hybrid: the cgroup2 twin made after the task was added: watched here, and read by the engine (pressure). */
   private attachTwin(k: Known): void {
     const c = k.cgroup;
     if (c.version !== 1 || c.unified || !this.v2) return;
     const dir = path.join(this.v2.mountPoint, k.path);
     if (!fs.existsSync(path.join(dir, 'cgroup.events'))) return;
-    c.unified = dir;
+    k.cgroup = { ...c, unified: dir };
+    this.engine.attachUnifiedDir(k.task.id, k.task.namespace, dir);
     this.watchEvents(k);
     // It may have emptied between the twin's creation and now: the next poll or event sees it.
   }

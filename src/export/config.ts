@@ -1,51 +1,14 @@
+import type { ExportFlags } from '../cli/flags.ts';
 import { ConfigError } from '../errors.ts';
+import { integerSetting } from '../integer-setting.ts';
+import { EXPORTER_NAMES, isExporterName, type ExporterName } from './exporters.ts';
+import type { ExporterSettings, OtlpProtocol, OtlpSettings, TemporalityPreference } from './settings.ts';
 
-export type ExporterName = 'prometheus' | 'otlp' | 'console';
-export type OtlpProtocol = 'http/protobuf' | 'http/json';
-export type TemporalityPreference = 'cumulative' | 'delta' | 'lowmemory';
+export type { ExporterName, OtlpProtocol, TemporalityPreference, ExportFlags };
 
 /** Everything that decides where the data goes. Flags win over OTEL_* variables, which win over defaults. */
-export interface ExportConfig {
+export interface ExportConfig extends ExporterSettings {
   exporters: ExporterName[];
-  prometheus: {
-    host: string;
-    port: number;
-    path: string;
-    /** `_seconds`, `_bytes` suffixes on metric names (OTel-to-Prometheus compatibility). */
-    unitSuffixes: boolean;
-    /** How long each final reading stays on the page after its first scrape (several scrapers). */
-    finalHoldMs: number;
-  };
-  otlp: {
-    protocol: OtlpProtocol;
-    /** Full metrics URL; undefined lets the exporter take OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT or its default. */
-    endpoint?: string;
-    headers?: Record<string, string>;
-    compression?: 'gzip' | 'none';
-    timeoutMs?: number;
-    temporality?: TemporalityPreference;
-  };
-  /** OTEL_METRIC_EXPORT_INTERVAL: push interval. */
-  intervalMs: number;
-  /** OTEL_METRIC_EXPORT_TIMEOUT: how long one push may take. */
-  exportTimeoutMs: number;
-}
-
-/** The flags that override the environment (all optional). */
-export interface ExportFlags {
-  exporter?: string;
-  'prometheus-host'?: string;
-  'prometheus-port'?: string;
-  'prometheus-path'?: string;
-  'no-unit-suffixes'?: boolean;
-  'prometheus-final-hold'?: string;
-  'otlp-endpoint'?: string;
-  'otlp-protocol'?: string;
-  'otlp-header'?: string[];
-  'otlp-compression'?: string;
-  'otlp-timeout'?: string;
-  'otlp-temporality'?: string;
-  interval?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -55,24 +18,12 @@ function nonEmpty(v: string | undefined): string | undefined {
   return t ? t : undefined;
 }
 
-function positiveInt(value: string, what: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`${what} must be a positive integer, got ${JSON.stringify(value)}`);
-  return n;
-}
-
-function nonNegativeInt(value: string, what: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${what} must be a non-negative integer, got ${JSON.stringify(value)}`);
-  return n;
-}
-
 export function parseExporters(value: string, what: string): ExporterName[] {
   const out: ExporterName[] = [];
   for (const raw of value.split(',')) {
     const e = raw.trim();
     if (e === '' || e === 'none') continue;
-    if (e !== 'prometheus' && e !== 'otlp' && e !== 'console') throw new ConfigError(`${what}: unknown exporter ${JSON.stringify(e)}; use prometheus, otlp, console or none (comma-separated)`);
+    if (!isExporterName(e)) throw new ConfigError(`${what}: unknown exporter ${JSON.stringify(e)}; use ${EXPORTER_NAMES.join(', ')} or none (comma-separated)`);
     if (!out.includes(e)) out.push(e);
   }
   return out;
@@ -106,8 +57,7 @@ export function resolveExportConfig(flags: ExportFlags, env: Env = process.env):
         : (['prometheus'] as ExporterName[]);
 
   const portText = flags['prometheus-port'] ?? nonEmpty(env.OTEL_EXPORTER_PROMETHEUS_PORT);
-  const port = portText === undefined ? 9464 : Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`Prometheus port must be 0-65535, got ${JSON.stringify(portText)}`);
+  const port = portText === undefined ? 9464 : integerSetting(portText, 'Prometheus port', { min: 0, max: 65535 });
   const path = flags['prometheus-path'] ?? '/metrics';
   if (!path.startsWith('/')) throw new ConfigError(`--prometheus-path must start with /, got ${JSON.stringify(path)}`);
 
@@ -118,7 +68,7 @@ export function resolveExportConfig(flags: ExportFlags, env: Env = process.env):
         ? [nonEmpty(env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL), 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL']
         : [nonEmpty(env.OTEL_EXPORTER_OTLP_PROTOCOL), 'OTEL_EXPORTER_OTLP_PROTOCOL'];
   const [protoText, protoWhat] = protoSource;
-  const otlp: ExportConfig['otlp'] = { protocol: protoText === undefined ? 'http/protobuf' : parseProtocol(protoText, protoWhat) };
+  const otlp: OtlpSettings = { protocol: protoText === undefined ? 'http/protobuf' : parseProtocol(protoText, protoWhat) };
   if (flags['otlp-endpoint'] !== undefined) {
     let url: URL | undefined;
     try {
@@ -134,17 +84,20 @@ export function resolveExportConfig(flags: ExportFlags, env: Env = process.env):
   }
   if (flags['otlp-header']?.length) otlp.headers = Object.fromEntries(flags['otlp-header'].map(parseHeader));
   if (flags['otlp-compression'] !== undefined) {
-    if (flags['otlp-compression'] !== 'gzip' && flags['otlp-compression'] !== 'none') throw new ConfigError(`--otlp-compression must be gzip or none, got ${JSON.stringify(flags['otlp-compression'])}`);
+    if (flags['otlp-compression'] !== 'gzip' && flags['otlp-compression'] !== 'none')
+      throw new ConfigError(`--otlp-compression must be gzip or none, got ${JSON.stringify(flags['otlp-compression'])}`);
     otlp.compression = flags['otlp-compression'];
   }
-  if (flags['otlp-timeout'] !== undefined) otlp.timeoutMs = positiveInt(flags['otlp-timeout'], '--otlp-timeout');
+  if (flags['otlp-timeout'] !== undefined) otlp.timeoutMs = integerSetting(flags['otlp-timeout'], '--otlp-timeout', { min: 1 });
   if (flags['otlp-temporality'] !== undefined) otlp.temporality = parseTemporality(flags['otlp-temporality'], '--otlp-temporality');
-  else if (nonEmpty(env.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE)) otlp.temporality = parseTemporality(env.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE as string, 'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE');
+  else if (nonEmpty(env.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE))
+    otlp.temporality = parseTemporality(env.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE as string, 'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE');
 
   const intervalText = flags.interval ?? nonEmpty(env.OTEL_METRIC_EXPORT_INTERVAL);
-  const intervalMs = intervalText === undefined ? 60_000 : positiveInt(intervalText, flags.interval ? '--interval' : 'OTEL_METRIC_EXPORT_INTERVAL');
+  const intervalMs =
+    intervalText === undefined ? 60_000 : integerSetting(intervalText, flags.interval ? '--interval' : 'OTEL_METRIC_EXPORT_INTERVAL', { min: 1 });
   const timeoutText = nonEmpty(env.OTEL_METRIC_EXPORT_TIMEOUT);
-  const exportTimeoutMs = Math.min(intervalMs, timeoutText === undefined ? 30_000 : positiveInt(timeoutText, 'OTEL_METRIC_EXPORT_TIMEOUT'));
+  const exportTimeoutMs = Math.min(intervalMs, timeoutText === undefined ? 30_000 : integerSetting(timeoutText, 'OTEL_METRIC_EXPORT_TIMEOUT', { min: 1 }));
 
   return {
     exporters,
@@ -153,7 +106,7 @@ export function resolveExportConfig(flags: ExportFlags, env: Env = process.env):
       port,
       path,
       unitSuffixes: !flags['no-unit-suffixes'],
-      finalHoldMs: flags['prometheus-final-hold'] === undefined ? 0 : nonNegativeInt(flags['prometheus-final-hold'], '--prometheus-final-hold'),
+      finalHoldMs: flags['prometheus-final-hold'] === undefined ? 0 : integerSetting(flags['prometheus-final-hold'], '--prometheus-final-hold', { min: 0 }),
     },
     otlp,
     intervalMs,

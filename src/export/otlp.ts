@@ -1,9 +1,10 @@
 import { AggregationTemporalityPreference, OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as ProtobufExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
-import { PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { CgroupMetrics } from '../metrics/cgroup-metrics.ts';
-import type { ExportConfig } from './config.ts';
+import { createPushReader } from './push-reader.ts';
+import type { ExporterSettings, OtlpSettings } from './settings.ts';
 
 const TEMPORALITY = {
   cumulative: AggregationTemporalityPreference.CUMULATIVE,
@@ -16,7 +17,7 @@ const TEMPORALITY = {
  * set is passed: the exporter itself reads OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT, _HEADERS,
  * _COMPRESSION, _TIMEOUT and _TEMPORALITY_PREFERENCE for the rest.
  */
-export function createOtlpExporter(config: ExportConfig['otlp']): PushMetricExporter {
+export function createOtlpExporter(config: OtlpSettings): PushMetricExporter {
   const options: ConstructorParameters<typeof ProtobufExporter>[0] = {};
   if (config.endpoint !== undefined) options.url = config.endpoint;
   if (config.headers !== undefined) options.headers = config.headers;
@@ -26,18 +27,10 @@ export function createOtlpExporter(config: ExportConfig['otlp']): PushMetricExpo
   return config.protocol === 'http/json' ? new JsonExporter(options) : new ProtobufExporter(options);
 }
 
-/**
- * A push reader: collects through a producer of its own (temporality as the exporter
- * prefers) every interval. A collector that is down or answers 500 fails that export only;
- * nothing is buffered between exports, so memory stays bounded and the next export after
- * recovery carries the current values.
- */
-export function createPushReader(engine: CgroupMetrics, exporter: PushMetricExporter, intervalMs: number, timeoutMs: number): PeriodicExportingMetricReader {
-  const temporalitySource = exporter as PushMetricExporter & { selectAggregationTemporality?: PeriodicExportingMetricReader['selectAggregationTemporality'] };
-  return new PeriodicExportingMetricReader({
-    exporter,
-    exportIntervalMillis: intervalMs,
-    exportTimeoutMillis: timeoutMs,
-    metricProducers: [engine.producer(temporalitySource.selectAggregationTemporality ? { temporality: (t) => temporalitySource.selectAggregationTemporality!(t) } : {})],
-  });
-}
+/** `--exporter otlp`: a push reader around an OTLP/HTTP exporter. */
+export const otlpExporter = {
+  name: 'otlp',
+  start: async (engine: CgroupMetrics, settings: ExporterSettings) => ({
+    reader: createPushReader(engine, createOtlpExporter(settings.otlp), settings.intervalMs, settings.exportTimeoutMs),
+  }),
+} as const;

@@ -1,11 +1,11 @@
 import { diag } from '@opentelemetry/api';
 import { setGlobalErrorHandler } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import { ConsoleMetricExporter, MeterProvider, type MetricReader } from '@opentelemetry/sdk-metrics';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { CgroupMetrics } from '../metrics/cgroup-metrics.ts';
 import type { ExportConfig } from './config.ts';
-import { createOtlpExporter, createPushReader } from './otlp.ts';
-import { startPrometheusEndpoint, type PrometheusEndpoint } from './prometheus.ts';
+import { EXPORTERS, type StartedExporter } from './exporters.ts';
+import type { PrometheusEndpoint } from './prometheus.ts';
 
 export interface ExportPipeline {
   meterProvider: MeterProvider;
@@ -20,26 +20,17 @@ export interface ExportPipeline {
 export type Logger = (line: string) => void;
 
 /**
- * Builds the readers the configuration names around one engine: each reader gets its own
- * producer (its own cursor into the final-readings queue). Starts the Prometheus endpoint
- * first, so that a port in use fails before anything else has started.
+ * Starts the exporters the configuration names around one engine, in registry order (the
+ * Prometheus endpoint first): each reader gets its own producer, so its own cursor into the
+ * final-readings queue.
  */
 export async function startExportPipeline(engine: CgroupMetrics, config: ExportConfig, resource: Resource, log: Logger): Promise<ExportPipeline> {
   // Export failures (collector down, 500, timeout) reach the global error handler: log them, keep running.
   setGlobalErrorHandler((err) => log(`export failed: ${err instanceof Error ? err.message : String(err)}`));
-  const readers: MetricReader[] = [];
-  let prometheus: PrometheusEndpoint | undefined;
-  if (config.exporters.includes('prometheus')) {
-    prometheus = await startPrometheusEndpoint(engine.producer({ finalHoldMs: config.prometheus.finalHoldMs }), config.prometheus);
-    readers.push(prometheus.reader);
-  }
-  if (config.exporters.includes('otlp')) {
-    readers.push(createPushReader(engine, createOtlpExporter(config.otlp), config.intervalMs, config.exportTimeoutMs));
-  }
-  if (config.exporters.includes('console')) {
-    readers.push(createPushReader(engine, new ConsoleMetricExporter(), config.intervalMs, config.exportTimeoutMs));
-  }
-  const meterProvider = new MeterProvider({ resource, readers });
+  const started: StartedExporter[] = [];
+  for (const exporter of EXPORTERS) if (config.exporters.includes(exporter.name)) started.push(await exporter.start(engine, config));
+  const prometheus = started.find((s) => s.endpoint)?.endpoint;
+  const meterProvider = new MeterProvider({ resource, readers: started.map((s) => s.reader) });
   let closed = false;
   return {
     meterProvider,
@@ -55,7 +46,7 @@ export async function startExportPipeline(engine: CgroupMetrics, config: ExportC
         diag.error('otel-cgroup-metrics: shutdown', err);
         log(`shutdown: ${(err as Error).message}`);
       }
-      await prometheus?.close();
+      await Promise.all(started.map((s) => s.endpoint?.close()));
     },
   };
 }

@@ -8,9 +8,29 @@ import { DataPointType, type CollectionResult, type MetricCollectOptions, type M
  * so the same PromQL would not work across paths without this.
  */
 const UNIT_WORDS: Record<string, string> = {
-  s: 'seconds', ms: 'milliseconds', us: 'microseconds', ns: 'nanoseconds', min: 'minutes', h: 'hours', d: 'days',
-  By: 'bytes', KiBy: 'kibibytes', MiBy: 'mebibytes', GiBy: 'gibibytes', KBy: 'kilobytes', MBy: 'megabytes', GBy: 'gigabytes',
-  '%': 'percent', Hz: 'hertz', Cel: 'celsius', V: 'volts', A: 'amperes', J: 'joules', W: 'watts', g: 'grams', m: 'meters',
+  s: 'seconds',
+  ms: 'milliseconds',
+  us: 'microseconds',
+  ns: 'nanoseconds',
+  min: 'minutes',
+  h: 'hours',
+  d: 'days',
+  By: 'bytes',
+  KiBy: 'kibibytes',
+  MiBy: 'mebibytes',
+  GiBy: 'gibibytes',
+  KBy: 'kilobytes',
+  MBy: 'megabytes',
+  GBy: 'gigabytes',
+  '%': 'percent',
+  Hz: 'hertz',
+  Cel: 'celsius',
+  V: 'volts',
+  A: 'amperes',
+  J: 'joules',
+  W: 'watts',
+  g: 'grams',
+  m: 'meters',
 };
 
 /** The suffix for a UCUM unit: '' for annotations (`{fault}`) and unknown units; `ratio` for `1` on gauges. */

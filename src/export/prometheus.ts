@@ -2,17 +2,10 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import type { MetricProducer } from '@opentelemetry/sdk-metrics';
-import { CgroupMetricsError } from '../errors.ts';
-import type { ExportConfig } from './config.ts';
+import { EndpointStartError } from '../errors.ts';
+import type { CgroupMetrics } from '../metrics/cgroup-metrics.ts';
 import { prometheusNamingProducer } from './prometheus-naming.ts';
-
-/** The Prometheus endpoint could not start (port in use, address not available, permission). */
-export class EndpointStartError extends CgroupMetricsError {
-  constructor(host: string, port: number, cause: NodeJS.ErrnoException) {
-    const why = cause.code === 'EADDRINUSE' ? 'the port is in use; choose another with --prometheus-port or OTEL_EXPORTER_PROMETHEUS_PORT' : cause.message;
-    super('ENDPOINT_START', `cannot serve Prometheus metrics on ${host}:${port}: ${why}`, { cause });
-  }
-}
+import type { ExporterSettings, PrometheusSettings } from './settings.ts';
 
 export interface PrometheusEndpoint {
   /** The reader to register with the MeterProvider. */
@@ -27,7 +20,7 @@ export interface PrometheusEndpoint {
  * (preventServerStart), so that a port in use is a clear typed error before anything else
  * starts, and the host defaults to localhost rather than every interface.
  */
-export async function startPrometheusEndpoint(producer: MetricProducer, config: ExportConfig['prometheus']): Promise<PrometheusEndpoint> {
+export async function startPrometheusEndpoint(producer: MetricProducer, config: PrometheusSettings): Promise<PrometheusEndpoint> {
   const reader = new PrometheusExporter({
     preventServerStart: true,
     metricProducers: [config.unitSuffixes ? prometheusNamingProducer(producer) : producer],
@@ -57,3 +50,12 @@ export async function startPrometheusEndpoint(producer: MetricProducer, config: 
       }),
   };
 }
+
+/** `--exporter prometheus`: the pull endpoint, with a producer whose final readings stay `finalHoldMs` after their first scrape. */
+export const prometheusExporter = {
+  name: 'prometheus',
+  async start(engine: CgroupMetrics, settings: ExporterSettings) {
+    const endpoint = await startPrometheusEndpoint(engine.producer({ finalHoldMs: settings.prometheus.finalHoldMs }), settings.prometheus);
+    return { reader: endpoint.reader, endpoint };
+  },
+} as const;

@@ -12,13 +12,12 @@ export function prometheusName(name: string, unit: string, kind: keyof typeof KI
 
 /** The README's metric table, generated from the catalog (a test keeps the README in step). */
 export function catalogMarkdown(): string {
-  const rows = [
-    '| name | kind | unit | Prometheus name | point attributes | cgroup v1 | cgroup v2 | group |',
-    '|---|---|---|---|---|---|---|---|',
-  ];
+  const rows = ['| name | kind | unit | Prometheus name | point attributes | cgroup v1 | cgroup v2 | group |', '|---|---|---|---|---|---|---|---|'];
   for (const d of CATALOG) {
     const group = (DEFAULT_GROUPS as readonly string[]).includes(d.group) ? d.group : `${d.group} (off by default)`;
-    rows.push(`| \`${d.name}\` | ${KIND[d.kind]} | \`${d.unit}\` | \`${prometheusName(d.name, d.unit, d.kind)}\` | ${d.pointAttributes.map((a) => `\`${a}\``).join(', ') || '–'} | ${d.source.v1} | ${d.source.v2} | ${group} |`);
+    rows.push(
+      `| \`${d.name}\` | ${KIND[d.kind]} | \`${d.unit}\` | \`${prometheusName(d.name, d.unit, d.kind)}\` | ${d.pointAttributes.map((a) => `\`${a}\``).join(', ') || '–'} | ${d.source.v1} | ${d.source.v2} | ${group} |`,
+    );
   }
   rows.push('', '| self metric | kind | unit | Prometheus name | meaning |', '|---|---|---|---|---|');
   for (const d of Object.values(SELF_METRICS)) {

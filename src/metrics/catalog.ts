@@ -1,6 +1,6 @@
 import type { Attributes } from '@opentelemetry/api';
-import { blockDeviceName } from '../cgroup/devices.ts';
 import type { CgroupStats, DiskDeviceStats, HugetlbStats, MetricGroup, PressureStats, V1Stats, V2Stats } from '../cgroup/types.ts';
+import type { SelfSnapshot } from './snapshot.ts';
 
 /**
  * The metric catalog: one declarative table that drives both delivery paths (the
@@ -56,29 +56,32 @@ for (const r of ['cpu', 'memory', 'io']) {
     full: { 'pressure.resource': r, 'pressure.type': 'full' },
   };
 }
+// Keyed by the device name that the reader gave the row (see cgroup/devices.ts).
 const diskAttrCache = new Map<string, { read: Attributes; write: Attributes }>();
 function diskAttrs(d: DiskDeviceStats): { read: Attributes; write: Attributes } {
-  const key = `${d.major}:${d.minor}`;
-  let a = diskAttrCache.get(key);
+  let a = diskAttrCache.get(d.device);
   if (!a) {
-    const device = blockDeviceName(d.major, d.minor);
     a = {
-      read: { 'disk.io.direction': 'read', 'system.device': device },
-      write: { 'disk.io.direction': 'write', 'system.device': device },
+      read: { 'disk.io.direction': 'read', 'system.device': d.device },
+      write: { 'disk.io.direction': 'write', 'system.device': d.device },
     };
-    diskAttrCache.set(key, a);
+    diskAttrCache.set(d.device, a);
   }
   return a;
 }
 const hugeAttrCache = new Map<string, Attributes>();
 function hugeAttrs(h: HugetlbStats): Attributes {
   let a = hugeAttrCache.get(h.pageSize);
-  if (!a) hugeAttrCache.set(h.pageSize, (a = { 'hugetlb.page_size': h.pageSize }));
+  if (!a) {
+    a = { 'hugetlb.page_size': h.pageSize };
+    hugeAttrCache.set(h.pageSize, a);
+  }
   return a;
 }
 const cpuNumberAttrs: Attributes[] = [];
 function cpuNumber(i: number): Attributes {
-  return (cpuNumberAttrs[i] ??= { 'cpu.logical_number': i });
+  cpuNumberAttrs[i] ??= { 'cpu.logical_number': i };
+  return cpuNumberAttrs[i];
 }
 
 function emitIf(emit: Emit, v: number | undefined, attrs?: Attributes): void {
@@ -129,10 +132,17 @@ function pressure(p: PressureStats | undefined, emit: Emit): void {
 
 export const CATALOG: readonly MetricDefinition[] = [
   {
-    name: 'container.cpu.time', kind: 'counter', unit: 's', valueType: 'double', group: 'cpu',
+    name: 'container.cpu.time',
+    kind: 'counter',
+    unit: 's',
+    valueType: 'double',
+    group: 'cpu',
     description: 'CPU time consumed by the task, by mode',
     pointAttributes: ['cpu.mode'],
-    source: { v1: '`cpuacct.usage` (ns), each increase split in the ratio of the increases of `cpuacct.usage_user`/`usage_sys` (else `cpuacct.stat` ticks)', v2: '`cpu.stat` `user_usec`/`system_usec`' },
+    source: {
+      v1: '`cpuacct.usage` (ns), each increase split in the ratio of the increases of `cpuacct.usage_user`/`usage_sys` (else `cpuacct.stat` ticks)',
+      v2: '`cpu.stat` `user_usec`/`system_usec`',
+    },
     read(s, emit) {
       if (s.version === 2) {
         emitIf(emit, s.cpu?.userUsec !== undefined ? s.cpu.userUsec / US : undefined, MODE_USER);
@@ -154,20 +164,41 @@ export const CATALOG: readonly MetricDefinition[] = [
     },
   },
   {
-    name: 'container.cpu.throttling_data.periods', kind: 'counter', unit: '{period}', valueType: 'int', group: 'cpu',
-    description: 'CFS enforcement periods elapsed', pointAttributes: [],
+    name: 'container.cpu.throttling_data.periods',
+    kind: 'counter',
+    unit: '{period}',
+    valueType: 'int',
+    group: 'cpu',
+    description: 'CFS enforcement periods elapsed',
+    pointAttributes: [],
     source: { v1: '`cpu.stat` `nr_periods`', v2: '`cpu.stat` `nr_periods`' },
-    read: field((s) => s.cpu?.nrPeriods, (s) => s.cpu?.nrPeriods),
+    read: field(
+      (s) => s.cpu?.nrPeriods,
+      (s) => s.cpu?.nrPeriods,
+    ),
   },
   {
-    name: 'container.cpu.throttling_data.throttled_periods', kind: 'counter', unit: '{period}', valueType: 'int', group: 'cpu',
-    description: 'CFS periods in which the task was throttled', pointAttributes: [],
+    name: 'container.cpu.throttling_data.throttled_periods',
+    kind: 'counter',
+    unit: '{period}',
+    valueType: 'int',
+    group: 'cpu',
+    description: 'CFS periods in which the task was throttled',
+    pointAttributes: [],
     source: { v1: '`cpu.stat` `nr_throttled`', v2: '`cpu.stat` `nr_throttled`' },
-    read: field((s) => s.cpu?.nrThrottled, (s) => s.cpu?.nrThrottled),
+    read: field(
+      (s) => s.cpu?.nrThrottled,
+      (s) => s.cpu?.nrThrottled,
+    ),
   },
   {
-    name: 'container.cpu.throttling_data.throttled_time', kind: 'counter', unit: 's', valueType: 'double', group: 'cpu',
-    description: 'Total time the task was throttled', pointAttributes: [],
+    name: 'container.cpu.throttling_data.throttled_time',
+    kind: 'counter',
+    unit: 's',
+    valueType: 'double',
+    group: 'cpu',
+    description: 'Total time the task was throttled',
+    pointAttributes: [],
     source: { v1: '`cpu.stat` `throttled_time` (ns)', v2: '`cpu.stat` `throttled_usec`' },
     read: field(
       (s) => (s.cpu?.throttledTimeNs !== undefined ? s.cpu.throttledTimeNs / NS : undefined),
@@ -175,8 +206,13 @@ export const CATALOG: readonly MetricDefinition[] = [
     ),
   },
   {
-    name: 'container.cpu.limit', kind: 'gauge', unit: '{cpu}', valueType: 'double', group: 'cpu',
-    description: 'CPU quota in CPUs (quota ÷ period); absent when unlimited', pointAttributes: [],
+    name: 'container.cpu.limit',
+    kind: 'gauge',
+    unit: '{cpu}',
+    valueType: 'double',
+    group: 'cpu',
+    description: 'CPU quota in CPUs (quota ÷ period); absent when unlimited',
+    pointAttributes: [],
     source: { v1: '`cpu.cfs_quota_us` ÷ `cpu.cfs_period_us`; none when -1', v2: '`cpu.max` quota ÷ period; none when `max`' },
     read: field(
       (s) => (s.cpu?.cfsQuotaUs !== undefined && s.cpu.cfsPeriodUs ? s.cpu.cfsQuotaUs / s.cpu.cfsPeriodUs : undefined),
@@ -184,41 +220,78 @@ export const CATALOG: readonly MetricDefinition[] = [
     ),
   },
   {
-    name: 'container.cpu.usage.percpu', kind: 'counter', unit: 's', valueType: 'double', group: 'cpu.percpu',
-    description: 'CPU time consumed by the task on each logical CPU', pointAttributes: ['cpu.logical_number'],
+    name: 'container.cpu.usage.percpu',
+    kind: 'counter',
+    unit: 's',
+    valueType: 'double',
+    group: 'cpu.percpu',
+    description: 'CPU time consumed by the task on each logical CPU',
+    pointAttributes: ['cpu.logical_number'],
     source: { v1: '`cpuacct.usage_percpu` (ns)', v2: 'not available' },
     read(s, emit) {
       if (s.version !== 1) return;
-      s.cpu?.percpuNs?.forEach((ns, i) => emit(ns / NS, cpuNumber(i)));
+      const percpu = s.cpu?.percpuNs;
+      if (percpu) for (let i = 0; i < percpu.length; i++) emit((percpu[i] as number) / NS, cpuNumber(i));
     },
   },
   {
-    name: 'container.memory.usage', kind: 'updowncounter', unit: 'By', valueType: 'int', group: 'memory',
-    description: 'Memory charged to the task, page cache included', pointAttributes: [],
+    name: 'container.memory.usage',
+    kind: 'updowncounter',
+    unit: 'By',
+    valueType: 'int',
+    group: 'memory',
+    description: 'Memory charged to the task, page cache included',
+    pointAttributes: [],
     source: { v1: '`memory.usage_in_bytes`', v2: '`memory.current`' },
     read: (s, emit) => emitIf(emit, memoryUsage(s)),
   },
   {
-    name: 'container.memory.working_set', kind: 'updowncounter', unit: 'By', valueType: 'int', group: 'memory',
-    description: 'Memory usage minus inactive file cache, floored at 0', pointAttributes: [],
+    name: 'container.memory.working_set',
+    kind: 'updowncounter',
+    unit: 'By',
+    valueType: 'int',
+    group: 'memory',
+    description: 'Memory usage minus inactive file cache, floored at 0',
+    pointAttributes: [],
     source: { v1: 'usage − `total_inactive_file`', v2: 'usage − `inactive_file`' },
     read: (s, emit) => emitIf(emit, workingSet(s)),
   },
   {
-    name: 'container.memory.rss', kind: 'updowncounter', unit: 'By', valueType: 'int', group: 'memory',
-    description: 'Anonymous memory', pointAttributes: [],
+    name: 'container.memory.rss',
+    kind: 'updowncounter',
+    unit: 'By',
+    valueType: 'int',
+    group: 'memory',
+    description: 'Anonymous memory',
+    pointAttributes: [],
     source: { v1: '`memory.stat` `total_rss`', v2: '`memory.stat` `anon`' },
-    read: field((s) => s.memory?.stat?.total_rss, (s) => s.memory?.stat?.anon),
+    read: field(
+      (s) => s.memory?.stat?.total_rss,
+      (s) => s.memory?.stat?.anon,
+    ),
   },
   {
-    name: 'container.memory.file', kind: 'updowncounter', unit: 'By', valueType: 'int', group: 'memory',
-    description: 'File-backed memory (page cache)', pointAttributes: [],
+    name: 'container.memory.file',
+    kind: 'updowncounter',
+    unit: 'By',
+    valueType: 'int',
+    group: 'memory',
+    description: 'File-backed memory (page cache)',
+    pointAttributes: [],
     source: { v1: '`memory.stat` `total_cache`', v2: '`memory.stat` `file`' },
-    read: field((s) => s.memory?.stat?.total_cache, (s) => s.memory?.stat?.file),
+    read: field(
+      (s) => s.memory?.stat?.total_cache,
+      (s) => s.memory?.stat?.file,
+    ),
   },
   {
-    name: 'container.memory.available', kind: 'updowncounter', unit: 'By', valueType: 'int', group: 'memory',
-    description: 'Memory limit minus working set, floored at 0; absent when unlimited', pointAttributes: [],
+    name: 'container.memory.available',
+    kind: 'updowncounter',
+    unit: 'By',
+    valueType: 'int',
+    group: 'memory',
+    description: 'Memory limit minus working set, floored at 0; absent when unlimited',
+    pointAttributes: [],
     source: { v1: 'limit − working set', v2: 'limit − working set' },
     read(s, emit) {
       const limit = memoryLimit(s);
@@ -227,20 +300,38 @@ export const CATALOG: readonly MetricDefinition[] = [
     },
   },
   {
-    name: 'container.memory.usage.limit', kind: 'updowncounter', unit: 'By', valueType: 'int', group: 'memory',
-    description: 'Memory limit; absent when unlimited', pointAttributes: [],
+    name: 'container.memory.usage.limit',
+    kind: 'updowncounter',
+    unit: 'By',
+    valueType: 'int',
+    group: 'memory',
+    description: 'Memory limit; absent when unlimited',
+    pointAttributes: [],
     source: { v1: '`memory.limit_in_bytes`; none when unlimited', v2: '`memory.max`; none when `max`' },
     read: (s, emit) => emitIf(emit, memoryLimit(s)),
   },
   {
-    name: 'container.memory.usage.max', kind: 'updowncounter', unit: 'By', valueType: 'int', group: 'memory',
-    description: 'Peak memory usage', pointAttributes: [],
+    name: 'container.memory.usage.max',
+    kind: 'updowncounter',
+    unit: 'By',
+    valueType: 'int',
+    group: 'memory',
+    description: 'Peak memory usage',
+    pointAttributes: [],
     source: { v1: '`memory.max_usage_in_bytes`', v2: '`memory.peak` (kernel ≥ 5.19)' },
-    read: field((s) => s.memory?.maxUsage, (s) => s.memory?.peak),
+    read: field(
+      (s) => s.memory?.maxUsage,
+      (s) => s.memory?.peak,
+    ),
   },
   {
-    name: 'container.memory.swap.usage', kind: 'updowncounter', unit: 'By', valueType: 'int', group: 'memory',
-    description: 'Swap used by the task', pointAttributes: [],
+    name: 'container.memory.swap.usage',
+    kind: 'updowncounter',
+    unit: 'By',
+    valueType: 'int',
+    group: 'memory',
+    description: 'Swap used by the task',
+    pointAttributes: [],
     source: { v1: '`memory.memsw.usage_in_bytes` − `memory.usage_in_bytes`', v2: '`memory.swap.current`' },
     read: field(
       (s) => (s.memory?.memswUsage !== undefined && s.memory.usage !== undefined ? Math.max(0, s.memory.memswUsage - s.memory.usage) : undefined),
@@ -248,20 +339,41 @@ export const CATALOG: readonly MetricDefinition[] = [
     ),
   },
   {
-    name: 'container.memory.fails', kind: 'counter', unit: '{fail}', valueType: 'int', group: 'memory',
-    description: 'Times the memory limit was hit', pointAttributes: [],
+    name: 'container.memory.fails',
+    kind: 'counter',
+    unit: '{fail}',
+    valueType: 'int',
+    group: 'memory',
+    description: 'Times the memory limit was hit',
+    pointAttributes: [],
     source: { v1: '`memory.failcnt`', v2: '`memory.events` `max`' },
-    read: field((s) => s.memory?.failcnt, (s) => s.memory?.events?.max),
+    read: field(
+      (s) => s.memory?.failcnt,
+      (s) => s.memory?.events?.max,
+    ),
   },
   {
-    name: 'container.memory.oom_kills', kind: 'counter', unit: '{kill}', valueType: 'int', group: 'memory',
-    description: 'Processes killed by the OOM killer', pointAttributes: [],
+    name: 'container.memory.oom_kills',
+    kind: 'counter',
+    unit: '{kill}',
+    valueType: 'int',
+    group: 'memory',
+    description: 'Processes killed by the OOM killer',
+    pointAttributes: [],
     source: { v1: '`memory.oom_control` `oom_kill` (kernel ≥ 4.13)', v2: '`memory.events` `oom_kill`' },
-    read: field((s) => s.memory?.oomKill, (s) => s.memory?.events?.oomKill),
+    read: field(
+      (s) => s.memory?.oomKill,
+      (s) => s.memory?.events?.oomKill,
+    ),
   },
   {
-    name: 'container.paging.faults', kind: 'counter', unit: '{fault}', valueType: 'int', group: 'memory',
-    description: 'Page faults, by type', pointAttributes: ['system.paging.fault.type'],
+    name: 'container.paging.faults',
+    kind: 'counter',
+    unit: '{fault}',
+    valueType: 'int',
+    group: 'memory',
+    description: 'Page faults, by type',
+    pointAttributes: ['system.paging.fault.type'],
     source: { v1: '`total_pgmajfault`; minor = `total_pgfault` − `total_pgmajfault`', v2: '`pgmajfault`; minor = `pgfault` − `pgmajfault`' },
     read(s, emit) {
       const st = s.memory?.stat;
@@ -273,77 +385,184 @@ export const CATALOG: readonly MetricDefinition[] = [
     },
   },
   {
-    name: 'container.disk.io', kind: 'counter', unit: 'By', valueType: 'int', group: 'disk',
-    description: 'Bytes read and written, by device', pointAttributes: ['disk.io.direction', 'system.device'],
-    source: { v1: '`blkio.io_service_bytes_recursive` (or BFQ\'s), else the `throttle` twin', v2: '`io.stat` `rbytes`/`wbytes`' },
+    name: 'container.disk.io',
+    kind: 'counter',
+    unit: 'By',
+    valueType: 'int',
+    group: 'disk',
+    description: 'Bytes read and written, by device',
+    pointAttributes: ['disk.io.direction', 'system.device'],
+    source: { v1: "`blkio.io_service_bytes_recursive` (or BFQ's), else the `throttle` twin", v2: '`io.stat` `rbytes`/`wbytes`' },
     read: (s, emit) => disk(s, emit, true),
   },
   {
-    name: 'container.disk.operations', kind: 'counter', unit: '{operation}', valueType: 'int', group: 'disk',
-    description: 'Read and write operations, by device', pointAttributes: ['disk.io.direction', 'system.device'],
-    source: { v1: '`blkio.io_serviced_recursive` (or BFQ\'s), else the `throttle` twin', v2: '`io.stat` `rios`/`wios`' },
+    name: 'container.disk.operations',
+    kind: 'counter',
+    unit: '{operation}',
+    valueType: 'int',
+    group: 'disk',
+    description: 'Read and write operations, by device',
+    pointAttributes: ['disk.io.direction', 'system.device'],
+    source: { v1: "`blkio.io_serviced_recursive` (or BFQ's), else the `throttle` twin", v2: '`io.stat` `rios`/`wios`' },
     read: (s, emit) => disk(s, emit, false),
   },
   {
     // docker_stats calls it container.pids.count; `_count` is reserved for histograms and summaries
     // in Prometheus (promtool refuses container_pids_count on a gauge), so the kernel's word.
-    name: 'container.pids.current', kind: 'updowncounter', unit: '{process}', valueType: 'int', group: 'pids',
-    description: 'Processes and threads in the task', pointAttributes: [],
+    name: 'container.pids.current',
+    kind: 'updowncounter',
+    unit: '{process}',
+    valueType: 'int',
+    group: 'pids',
+    description: 'Processes and threads in the task',
+    pointAttributes: [],
     source: { v1: '`pids.current`', v2: '`pids.current`' },
-    read: field((s) => s.pids?.current, (s) => s.pids?.current),
+    read: field(
+      (s) => s.pids?.current,
+      (s) => s.pids?.current,
+    ),
   },
   {
-    name: 'container.pids.limit', kind: 'updowncounter', unit: '{process}', valueType: 'int', group: 'pids',
-    description: 'Maximum processes and threads; absent when unlimited', pointAttributes: [],
+    name: 'container.pids.limit',
+    kind: 'updowncounter',
+    unit: '{process}',
+    valueType: 'int',
+    group: 'pids',
+    description: 'Maximum processes and threads; absent when unlimited',
+    pointAttributes: [],
     source: { v1: '`pids.max`; none when `max`', v2: '`pids.max`; none when `max`' },
-    read: field((s) => s.pids?.max, (s) => s.pids?.max),
+    read: field(
+      (s) => s.pids?.max,
+      (s) => s.pids?.max,
+    ),
   },
   {
-    name: 'container.hugetlb.usage', kind: 'updowncounter', unit: 'By', valueType: 'int', group: 'hugetlb',
-    description: 'Huge page usage, by page size', pointAttributes: ['hugetlb.page_size'],
+    name: 'container.hugetlb.usage',
+    kind: 'updowncounter',
+    unit: 'By',
+    valueType: 'int',
+    group: 'hugetlb',
+    description: 'Huge page usage, by page size',
+    pointAttributes: ['hugetlb.page_size'],
     source: { v1: '`hugetlb.<size>.usage_in_bytes`', v2: '`hugetlb.<size>.current`' },
     read(s, emit) {
       for (const h of s.hugetlb ?? []) emitIf(emit, h.usage, hugeAttrs(h));
     },
   },
   {
-    name: 'container.hugetlb.fails', kind: 'counter', unit: '{fail}', valueType: 'int', group: 'hugetlb',
-    description: 'Huge page allocations that hit the limit, by page size', pointAttributes: ['hugetlb.page_size'],
+    name: 'container.hugetlb.fails',
+    kind: 'counter',
+    unit: '{fail}',
+    valueType: 'int',
+    group: 'hugetlb',
+    description: 'Huge page allocations that hit the limit, by page size',
+    pointAttributes: ['hugetlb.page_size'],
     source: { v1: '`hugetlb.<size>.failcnt`', v2: '`hugetlb.<size>.events` `max`' },
     read(s, emit) {
       for (const h of s.hugetlb ?? []) emitIf(emit, h.failcnt, hugeAttrs(h));
     },
   },
   {
-    name: 'container.pressure.time', kind: 'counter', unit: 's', valueType: 'double', group: 'pressure',
-    description: 'Time tasks stalled on a resource (PSI), by resource and type', pointAttributes: ['pressure.resource', 'pressure.type'],
-    source: { v1: 'the task\'s cgroup2 twin on hybrid hosts (`/sys/fs/cgroup/unified/...`)', v2: '`{cpu,memory,io}.pressure` `total=` (µs)' },
+    name: 'container.pressure.time',
+    kind: 'counter',
+    unit: 's',
+    valueType: 'double',
+    group: 'pressure',
+    description: 'Time tasks stalled on a resource (PSI), by resource and type',
+    pointAttributes: ['pressure.resource', 'pressure.type'],
+    source: { v1: "the task's cgroup2 twin on hybrid hosts (`/sys/fs/cgroup/unified/...`)", v2: '`{cpu,memory,io}.pressure` `total=` (µs)' },
     read: (s, emit) => pressure(s.pressure, emit),
   },
   {
-    name: 'container.uptime', kind: 'gauge', unit: 's', valueType: 'double', group: 'uptime',
-    description: 'Time since the task started (add() or the start time given)', pointAttributes: [],
+    name: 'container.uptime',
+    kind: 'gauge',
+    unit: 's',
+    valueType: 'double',
+    group: 'uptime',
+    description: 'Time since the task started (add() or the start time given)',
+    pointAttributes: [],
     source: { v1: 'time since `add()` (or the start time given)', v2: 'same' },
     read: (_s, emit, ctx) => emit(Math.max(0, (ctx.timeMs - ctx.startTimeMs) / 1000)),
   },
 ];
 
-/** The component's own metrics. */
+/** The component's own metrics: one row each, read from the engine's SelfSnapshot. */
 export interface SelfMetricDefinition {
   name: string;
   kind: MetricKind;
   unit: string;
   description: string;
   valueType: 'int' | 'double';
+  /** Emits this metric's points for one collection. */
+  read(self: SelfSnapshot, emit: Emit): void;
 }
+
+const errorAttrCache = new Map<string, Attributes>();
+/** The interned `error.type` attributes of one error type. */
+export function errorTypeAttrs(type: string): Attributes {
+  let a = errorAttrCache.get(type);
+  if (!a) {
+    a = { 'error.type': type };
+    errorAttrCache.set(type, a);
+  }
+  return a;
+}
+
 export const SELF_METRICS = {
-  tasks: { name: 'cgroup_metrics.tasks', kind: 'updowncounter', unit: '{task}', valueType: 'int', description: 'Tasks registered now' },
-  duration: { name: 'cgroup_metrics.collection.duration', kind: 'gauge', unit: 's', valueType: 'double', description: 'Wall time of the last collection\'s cgroup reads' },
-  errors: { name: 'cgroup_metrics.read.errors', kind: 'counter', unit: '{error}', valueType: 'int', description: 'Failed reads, by error.type (ENOENT, EACCES, timeout, parse, ...)' },
-  pending: { name: 'cgroup_metrics.final_readings.pending', kind: 'updowncounter', unit: '{reading}', valueType: 'int', description: 'Final readings waiting for delivery' },
-  missed: { name: 'cgroup_metrics.final_readings.missed', kind: 'counter', unit: '{reading}', valueType: 'int', description: 'Stopped tasks whose cgroup was gone before the final read: their last periodic reading (or nothing) went out instead' },
-  dropped: { name: 'cgroup_metrics.final_readings.dropped', kind: 'counter', unit: '{reading}', valueType: 'int', description: 'Final readings dropped because the queue was full' },
+  tasks: {
+    name: 'cgroup_metrics.tasks',
+    kind: 'updowncounter',
+    unit: '{task}',
+    valueType: 'int',
+    description: 'Tasks registered now',
+    read: (self, emit) => emit(self.tasks),
+  },
+  duration: {
+    name: 'cgroup_metrics.collection.duration',
+    kind: 'gauge',
+    unit: 's',
+    valueType: 'double',
+    description: "Wall time of the last collection's cgroup reads",
+    read: (self, emit) => emit(self.collectionDurationS),
+  },
+  errors: {
+    name: 'cgroup_metrics.read.errors',
+    kind: 'counter',
+    unit: '{error}',
+    valueType: 'int',
+    description: 'Failed reads, by error.type (ENOENT, EACCES, timeout, parse, ...)',
+    read(self, emit) {
+      for (const [type, n] of self.errors) emit(n, errorTypeAttrs(type));
+    },
+  },
+  pending: {
+    name: 'cgroup_metrics.final_readings.pending',
+    kind: 'updowncounter',
+    unit: '{reading}',
+    valueType: 'int',
+    description: 'Final readings waiting for delivery',
+    read: (self, emit) => emit(self.pending),
+  },
+  missed: {
+    name: 'cgroup_metrics.final_readings.missed',
+    kind: 'counter',
+    unit: '{reading}',
+    valueType: 'int',
+    description: 'Stopped tasks whose cgroup was gone before the final read: their last periodic reading (or nothing) went out instead',
+    read: (self, emit) => emit(self.missed),
+  },
+  dropped: {
+    name: 'cgroup_metrics.final_readings.dropped',
+    kind: 'counter',
+    unit: '{reading}',
+    valueType: 'int',
+    description: 'Final readings dropped because the queue was full',
+    read: (self, emit) => emit(self.dropped),
+  },
 } as const satisfies Record<string, SelfMetricDefinition>;
+
+/** The self metrics in export order (the README's order). */
+export const SELF_CATALOG: readonly SelfMetricDefinition[] = Object.values(SELF_METRICS);
 
 /** The catalog rows for a set of groups. */
 export function catalogFor(groups: ReadonlySet<MetricGroup>): MetricDefinition[] {

@@ -1,8 +1,10 @@
+import { Fifo } from './fifo.ts';
+
 /**
  * The pending-final-readings queue: bounded, multi-consumer. Every consumer (one per reader)
- * has its own cursor, so each final reading reaches each consumer exactly once; an entry is
- * freed once every registered consumer has taken it. containerd's 2017 version was a single
- * channel drained by whichever scrape came first, so a second scraper never saw it.
+ * has its own cursor, so each final reading reaches each consumer exactly once, and a second
+ * scraper sees what the first took; an entry is freed once every registered consumer has
+ * taken it.
  */
 export interface QueueConsumer {
   /** Sequence number of the next entry this consumer has not taken. */
@@ -10,9 +12,8 @@ export interface QueueConsumer {
 }
 
 export class FinalQueue<T> {
-  private items: T[] = [];
-  private head = 0;
-  /** Sequence number of items[head]. */
+  private readonly items = new Fifo<T>();
+  /** Sequence number of the oldest entry. */
   private firstSeq = 0;
   private readonly consumers = new Set<QueueConsumer>();
   /** Entries dropped because the queue was full, since creation. */
@@ -21,22 +22,20 @@ export class FinalQueue<T> {
   constructor(readonly capacity: number) {}
 
   get size(): number {
-    return this.items.length - this.head;
+    return this.items.length;
   }
 
   get nextSeq(): number {
-    return this.firstSeq + this.size;
+    return this.firstSeq + this.items.length;
   }
 
   push(item: T): void {
-    if (this.size >= this.capacity) {
-      (this.items as Array<T | undefined>)[this.head] = undefined;
-      this.head++;
+    if (this.items.length >= this.capacity) {
+      this.items.shift();
       this.firstSeq++;
       this.dropped++;
     }
     this.items.push(item);
-    this.compact();
   }
 
   /** A new consumer starts with every entry still pending. */
@@ -59,7 +58,7 @@ export class FinalQueue<T> {
     let seq = Math.max(c.cursor, this.firstSeq);
     const end = this.nextSeq;
     for (; seq < end; seq++) {
-      if (!accept(this.items[this.head + seq - this.firstSeq] as T)) break;
+      if (!accept(this.items.at(seq - this.firstSeq) as T)) break;
     }
     return seq;
   }
@@ -74,18 +73,9 @@ export class FinalQueue<T> {
     if (this.consumers.size === 0) return; // nobody has read them yet: keep (bounded)
     let min = Infinity;
     for (const c of this.consumers) min = Math.min(min, c.cursor);
-    while (this.firstSeq < min && this.size > 0) {
-      (this.items as Array<T | undefined>)[this.head] = undefined;
-      this.head++;
+    while (this.firstSeq < min && this.items.length > 0) {
+      this.items.shift();
       this.firstSeq++;
-    }
-    this.compact();
-  }
-
-  private compact(): void {
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
     }
   }
 }

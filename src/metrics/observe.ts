@@ -1,8 +1,7 @@
 import { ValueType, diag, type Attributes, type BatchObservableResult, type Meter, type Observable } from '@opentelemetry/api';
-import { SELF_METRICS, type MetricKind } from './catalog.ts';
-import type { CgroupMetrics } from './cgroup-metrics.ts';
+import { SELF_CATALOG, type MetricKind } from './catalog.ts';
 import { visitPoints } from './points.ts';
-import { errorTypeAttrs } from './producer.ts';
+import type { SnapshotSource } from './snapshot-source.ts';
 
 export interface ObserveHandle {
   /** The instruments, by metric name. */
@@ -18,6 +17,8 @@ function create(meter: Meter, def: { name: string; kind: MetricKind; unit: strin
   return meter.createObservableGauge(def.name, opts);
 }
 
+const NO_ATTRIBUTES: Attributes = {};
+
 /**
  * The catalog as observable instruments with ONE batch callback. The SDK calls it once per
  * reader collection and fans its observations out to every reader, so the callback is a
@@ -25,35 +26,33 @@ function create(meter: Meter, def: { name: string; kind: MetricKind; unit: strin
  * Known SDK limit (opentelemetry-js#4096): attribute sets of async instruments are never
  * forgotten, so stopped tasks' last values stay exported; use the producer under churn.
  */
-export function observeInstruments(engine: CgroupMetrics, meter: Meter): ObserveHandle {
-  const defs = engine.definitions;
+export function observeInstruments(source: SnapshotSource, meter: Meter): ObserveHandle {
+  const defs = source.definitions;
   const instruments = defs.map((d) => create(meter, d));
-  const self = Object.fromEntries(Object.entries(SELF_METRICS).map(([k, d]) => [k, create(meter, d)])) as Record<keyof typeof SELF_METRICS, Observable>;
-  const all = [...instruments, ...Object.values(self)];
-  const consumer = engine.registerConsumer();
-  const empty: Attributes = {};
+  const selfInstruments = SELF_CATALOG.map((d) => create(meter, d));
+  const all = [...instruments, ...selfInstruments];
+  const consumer = source.openConsumer();
 
   const callback = async (result: BatchObservableResult): Promise<void> => {
     try {
-      const snap = await engine.snapshot(consumer);
+      const snap = await consumer.snapshot();
       visitPoints(defs, snap, (i, value, attributes) => result.observe(instruments[i] as Observable, value, attributes));
-      result.observe(self.tasks, snap.self.tasks, empty);
-      result.observe(self.duration, snap.self.collectionDurationS, empty);
-      for (const [type, n] of snap.self.errors) result.observe(self.errors, n, errorTypeAttrs(type));
-      result.observe(self.pending, snap.self.pending, empty);
-      result.observe(self.missed, snap.self.missed, empty);
-      result.observe(self.dropped, snap.self.dropped, empty);
+      for (const [i, d] of SELF_CATALOG.entries()) {
+        const instrument = selfInstruments[i] as Observable;
+        d.read(snap.self, (value, attributes) => result.observe(instrument, value, attributes ?? NO_ATTRIBUTES));
+      }
     } catch (err) {
-      // A throw would drop every observation of this collection; report and keep what we have.
+      // A throw would drop every observation of this collection: report it and keep what was observed.
       diag.error('otel-cgroup-metrics: batch callback failed', err);
     }
   };
   meter.addBatchObservableCallback(callback, all);
+  const names = [...defs, ...SELF_CATALOG].map((d) => d.name);
   return {
-    instruments: new Map([...defs.map((d, i) => [d.name, instruments[i] as Observable] as const), ...Object.entries(SELF_METRICS).map(([k, d]) => [d.name, self[k as keyof typeof SELF_METRICS]] as const)]),
+    instruments: new Map(names.map((name, i) => [name, all[i] as Observable])),
     unregister() {
       meter.removeBatchObservableCallback(callback, all);
-      engine.unregisterConsumer(consumer);
+      consumer.close();
     },
   };
 }

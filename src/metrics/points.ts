@@ -1,14 +1,20 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { CgroupStats } from '../cgroup/types.ts';
 import type { MetricDefinition } from './catalog.ts';
-import type { Snapshot } from './cgroup-metrics.ts';
-import type { Task } from './task.ts';
+import type { Snapshot, TaskView } from './snapshot.ts';
 
 /**
  * Receives one point: the catalog row's index, the value, the full attributes, its reading,
  * and the point's own (interned) attributes, whose identity keys per-series state.
  */
-export type PointSink = (defIndex: number, value: number, attributes: Attributes, task: Task, timeMs: number, pointAttributes: Attributes | undefined) => void;
+export type PointSink = (
+  defIndex: number,
+  value: number,
+  attributes: Attributes,
+  task: TaskView,
+  timeMs: number,
+  pointAttributes: Attributes | undefined,
+) => void;
 
 /**
  * Walks every point of a snapshot through the catalog: final readings first (each at the
@@ -20,7 +26,7 @@ export function visitPoints(defs: readonly MetricDefinition[], snap: Snapshot, s
   for (const l of snap.live) visitReading(defs, l.task, l.result.stats, l.result.timeMs, sink);
 }
 
-function visitReading(defs: readonly MetricDefinition[], task: Task, stats: CgroupStats, timeMs: number, sink: PointSink): void {
+function visitReading(defs: readonly MetricDefinition[], task: TaskView, stats: CgroupStats, timeMs: number, sink: PointSink): void {
   const base = task.attributes;
   let i = 0;
   // One closure per reading, not per metric: this runs for every task at every collection.

@@ -12,12 +12,11 @@ import {
   type MetricProducer,
 } from '@opentelemetry/sdk-metrics';
 import { emptyResource } from '@opentelemetry/resources';
-import { SELF_METRICS, type MetricKind, type SelfMetricDefinition } from './catalog.ts';
-import type { CgroupMetrics, SelfSnapshot, Snapshot } from './cgroup-metrics.ts';
-import type { QueueConsumer } from './final-queue.ts';
+import { SELF_CATALOG, type MetricKind } from './catalog.ts';
 import { visitPoints } from './points.ts';
 import { SCOPE } from './scope.ts';
-import type { FinalReading, Task } from './task.ts';
+import type { FinalReading, SelfSnapshot, Snapshot, TaskView } from './snapshot.ts';
+import type { SnapshotConsumer, SnapshotSource } from './snapshot-source.ts';
 
 export interface ProducerOptions {
   /**
@@ -46,17 +45,37 @@ let nextAttrId = 1;
 function attrId(a: Attributes | undefined): number {
   if (!a) return 0;
   let id = attrIds.get(a);
-  if (id === undefined) attrIds.set(a, (id = nextAttrId++));
+  if (id === undefined) {
+    id = nextAttrId++;
+    attrIds.set(a, id);
+  }
   return id;
 }
 
 /** How many collections a stopped task's delta state waits for its final reading (then it is dropped: bounded memory). */
 const MAX_FINAL_WAITS = 3;
 
+/** The delta state key of the self metrics (task incarnations start at 1). */
+const SELF_INCARNATION = 0;
+
+const NO_ATTRIBUTES: Attributes = {};
+
 interface DeltaState {
   value: number;
   timeMs: number;
 }
+
+/** One incarnation's delta state: its last value per series. */
+interface DeltaSeries {
+  /** Undefined for the self metrics. */
+  task: TaskView | undefined;
+  /** Last value per `row:attributes` series. */
+  values: Map<string, DeltaState>;
+  /** Collections this state has been kept, unseen, for a stopped task's final reading. */
+  waits: number;
+}
+
+type SeenSeries = Map<number, DeltaSeries>;
 
 /**
  * A MetricProducer for one reader: its own cursor into the final-readings queue, so every
@@ -64,28 +83,29 @@ interface DeltaState {
  * Cumulative sums start at the task's start time; delta sums are computed here per series.
  */
 export class CgroupMetricProducer implements MetricProducer {
-  private readonly consumer: QueueConsumer;
+  private readonly consumer: SnapshotConsumer;
+  private readonly definitions: SnapshotSource['definitions'];
   private readonly temporality: Record<MetricKind, AggregationTemporality>;
-  /** Delta state per task incarnation (0 = self metrics); forgotten once its task has ended and is not seen. */
-  private deltas = new Map<number, Map<string, DeltaState>>();
-  /** The task of each incarnation in `deltas`. */
-  private deltaTasks = new Map<number, Task>();
-  /** Collections an ended task's state has waited for its final reading. */
-  private readonly finalWaits = new Map<number, number>();
+  /** Delta state per incarnation seen in the last collection, or kept for a reading still due. */
+  private deltas: SeenSeries = new Map();
   private closed = false;
   private readonly finalHoldMs: number;
   /** Final readings already delivered, shown again until their hold expires (finalHoldMs). */
   private held: Array<{ final: FinalReading; untilMs: number }> = [];
 
-  constructor(
-    private readonly engine: CgroupMetrics,
-    options: ProducerOptions,
-  ) {
-    this.consumer = engine.registerConsumer();
+  constructor(source: SnapshotSource, options: ProducerOptions = {}) {
+    this.consumer = source.openConsumer();
+    this.definitions = source.definitions;
     this.finalHoldMs = options.finalHoldMs ?? 0;
     const t = options.temporality;
     const select = (type: InstrumentType): AggregationTemporality =>
-      t === undefined ? AggregationTemporality.CUMULATIVE : typeof t === 'function' ? t(type) : typeof t === 'object' ? t.selectAggregationTemporality(type) : t;
+      t === undefined
+        ? AggregationTemporality.CUMULATIVE
+        : typeof t === 'function'
+          ? t(type)
+          : typeof t === 'object'
+            ? t.selectAggregationTemporality(type)
+            : t;
     this.temporality = {
       counter: select(INSTRUMENT_TYPE.counter),
       updowncounter: select(INSTRUMENT_TYPE.updowncounter),
@@ -95,26 +115,16 @@ export class CgroupMetricProducer implements MetricProducer {
 
   async collect(options?: MetricCollectOptions): Promise<CollectionResult> {
     if (this.closed) return { resourceMetrics: { resource: emptyResource(), scopeMetrics: [] }, errors: [] };
-    const snap = this.withHeldFinals(await this.engine.snapshot(this.consumer, options?.timeoutMillis));
-    const defs = this.engine.definitions;
+    const snap = this.withHeldFinals(await this.consumer.snapshot(options?.timeoutMillis));
+    const defs = this.definitions;
     const points: Array<Array<DataPoint<number>>> = defs.map(() => []);
-    const seen = new Map<number, Map<string, DeltaState>>();
-    const seenTasks = new Map<number, Task>();
+    const seen: SeenSeries = new Map();
     visitPoints(defs, snap, (i, value, attributes, task, timeMs, pointAttributes) => {
       const def = defs[i];
       if (!def) return;
-      const end = millisToHrTime(timeMs);
-      if (def.kind === 'gauge') {
-        (points[i] as Array<DataPoint<number>>).push({ startTime: end, endTime: end, attributes, value });
-        return;
-      }
-      if (this.temporality[def.kind] === AggregationTemporality.DELTA) {
-        const d = this.delta(seen, task.incarnation, `${i}:${attrId(pointAttributes)}`, value, timeMs, task.startTimeMs);
-        seenTasks.set(task.incarnation, task);
-        (points[i] as Array<DataPoint<number>>).push({ startTime: millisToHrTime(d.startMs), endTime: end, attributes, value: d.value });
-      } else {
-        (points[i] as Array<DataPoint<number>>).push({ startTime: millisToHrTime(task.startTimeMs), endTime: end, attributes, value });
-      }
+      (points[i] as Array<DataPoint<number>>).push(
+        this.point(seen, def.kind, i, pointAttributes, task.incarnation, task, value, attributes, timeMs, task.startTimeMs),
+      );
     });
     const metrics: MetricData[] = [];
     defs.forEach((def, i) => {
@@ -122,27 +132,31 @@ export class CgroupMetricProducer implements MetricProducer {
       if (dp.length > 0) metrics.push(this.metric(def, dp));
     });
     this.selfMetrics(snap.self, seen, metrics);
-    // A task still registered that this collection did not read (cut off by the deadline) keeps
-    // its state: its next delta continues the series instead of starting over at the task's
-    // start time and counting everything again.
-    // So does a stopped task whose final reading has not reached this reader yet (stopped during
-    // a read, its final read still queued behind a storm of stops): for a few collections.
+    this.keepUnseen(seen, snap);
+    // Every other incarnation (stopped or removed, and delivered or past its waits) loses its state: memory stays flat.
+    this.deltas = seen;
+    return { resourceMetrics: { resource: emptyResource(), scopeMetrics: [{ scope: SCOPE, metrics }] }, errors: [] };
+  }
+
+  /**
+   * Keeps the delta state of incarnations this collection did not see whose series go on: a
+   * live task the read did not reach by its deadline (its next delta continues the series
+   * instead of counting everything since the start again), and a stopped task whose final
+   * reading has not reached this reader yet (it is queued behind other finals), for at most
+   * MAX_FINAL_WAITS collections.
+   */
+  private keepUnseen(seen: SeenSeries, snap: Snapshot): void {
+    if (this.deltas.size === 0) return;
     const delivered = new Set(snap.finals.map((f) => f.task.incarnation));
     for (const [incarnation, state] of this.deltas) {
-      const task = this.deltaTasks.get(incarnation);
+      const task = state.task;
       if (!task || seen.has(incarnation) || delivered.has(incarnation)) continue;
-      const waits = (this.finalWaits.get(incarnation) ?? 0) + 1;
-      if (!task.ended || (task.stopping && waits <= MAX_FINAL_WAITS)) {
+      if (task.lifecycle === 'live') seen.set(incarnation, state);
+      else if (task.lifecycle === 'stopped' && state.waits < MAX_FINAL_WAITS) {
+        state.waits++;
         seen.set(incarnation, state);
-        seenTasks.set(incarnation, task);
-        if (task.ended) this.finalWaits.set(incarnation, waits);
       }
     }
-    for (const incarnation of this.finalWaits.keys()) if (!seenTasks.has(incarnation)) this.finalWaits.delete(incarnation);
-    // Series of ended tasks not seen in this collection (stopped, removed) lose their delta state: memory stays flat.
-    this.deltas = seen;
-    this.deltaTasks = seenTasks;
-    return { resourceMetrics: { resource: emptyResource(), scopeMetrics: [{ scope: SCOPE, metrics }] }, errors: [] };
   }
 
   /** Adds the held final readings (finalHoldMs) that no fresh final or live task replaces. */
@@ -163,49 +177,66 @@ export class CgroupMetricProducer implements MetricProducer {
   async shutdown(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.engine.unregisterConsumer(this.consumer);
+    this.consumer.close();
   }
 
-  private delta(seen: Map<number, Map<string, DeltaState>>, incarnation: number, key: string, value: number, timeMs: number, startMs: number): { value: number; startMs: number } {
-    const prevMap = this.deltas.get(incarnation);
+  /**
+   * One data point of catalog row `row` (or self row). Gauges span no time; cumulative sums
+   * start at `startMs`; delta sums at the series' previous value, whose state goes to `seen`.
+   */
+  private point(
+    seen: SeenSeries,
+    kind: MetricKind,
+    row: number,
+    pointAttributes: Attributes | undefined,
+    incarnation: number,
+    task: TaskView | undefined,
+    value: number,
+    attributes: Attributes,
+    timeMs: number,
+    startMs: number,
+  ): DataPoint<number> {
+    const end = millisToHrTime(timeMs);
+    if (kind === 'gauge') return { startTime: end, endTime: end, attributes, value };
+    if (this.temporality[kind] !== AggregationTemporality.DELTA) return { startTime: millisToHrTime(startMs), endTime: end, attributes, value };
     let next = seen.get(incarnation);
-    if (!next) seen.set(incarnation, (next = new Map()));
-    const prev = prevMap?.get(key);
-    next.set(key, { value, timeMs });
-    return prev ? { value: value - prev.value, startMs: prev.timeMs } : { value, startMs };
+    if (!next) {
+      next = { task, values: new Map(), waits: 0 };
+      seen.set(incarnation, next);
+    }
+    const series = `${row}:${attrId(pointAttributes)}`;
+    const prev = this.deltas.get(incarnation)?.values.get(series);
+    next.values.set(series, { value, timeMs });
+    return prev
+      ? { startTime: millisToHrTime(prev.timeMs), endTime: end, attributes, value: value - prev.value }
+      : { startTime: millisToHrTime(startMs), endTime: end, attributes, value };
   }
 
-  private metric(def: { name: string; description: string; unit: string; kind: MetricKind; valueType: 'int' | 'double' }, dataPoints: Array<DataPoint<number>>): MetricData {
+  private metric(
+    def: { name: string; description: string; unit: string; kind: MetricKind; valueType: 'int' | 'double' },
+    dataPoints: Array<DataPoint<number>>,
+  ): MetricData {
     const descriptor = { name: def.name, description: def.description, unit: def.unit, valueType: def.valueType === 'int' ? ValueType.INT : ValueType.DOUBLE };
     if (def.kind === 'gauge') {
       return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints };
     }
-    return { descriptor, aggregationTemporality: this.temporality[def.kind], dataPointType: DataPointType.SUM, isMonotonic: def.kind === 'counter', dataPoints };
-  }
-
-  private selfMetrics(self: SelfSnapshot, seen: Map<number, Map<string, DeltaState>>, metrics: MetricData[]): void {
-    const end = millisToHrTime(self.timeMs);
-    const point = (def: SelfMetricDefinition, value: number, attributes: Attributes = {}): DataPoint<number> => {
-      if (def.kind === 'gauge') return { startTime: end, endTime: end, attributes, value };
-      if (this.temporality[def.kind] === AggregationTemporality.DELTA) {
-        const d = this.delta(seen, 0, `${def.name}:${attributes['error.type'] ?? ''}`, value, self.timeMs, self.startTimeMs);
-        return { startTime: millisToHrTime(d.startMs), endTime: end, attributes, value: d.value };
-      }
-      return { startTime: millisToHrTime(self.startTimeMs), endTime: end, attributes, value };
+    return {
+      descriptor,
+      aggregationTemporality: this.temporality[def.kind],
+      dataPointType: DataPointType.SUM,
+      isMonotonic: def.kind === 'counter',
+      dataPoints,
     };
-    metrics.push(this.metric(SELF_METRICS.tasks, [point(SELF_METRICS.tasks, self.tasks)]));
-    metrics.push(this.metric(SELF_METRICS.duration, [point(SELF_METRICS.duration, self.collectionDurationS)]));
-    const errors = [...self.errors].map(([type, n]) => point(SELF_METRICS.errors, n, errorTypeAttrs(type)));
-    if (errors.length) metrics.push(this.metric(SELF_METRICS.errors, errors));
-    metrics.push(this.metric(SELF_METRICS.pending, [point(SELF_METRICS.pending, self.pending)]));
-    metrics.push(this.metric(SELF_METRICS.missed, [point(SELF_METRICS.missed, self.missed)]));
-    metrics.push(this.metric(SELF_METRICS.dropped, [point(SELF_METRICS.dropped, self.dropped)]));
   }
-}
 
-const errorAttrCache = new Map<string, Attributes>();
-export function errorTypeAttrs(type: string): Attributes {
-  let a = errorAttrCache.get(type);
-  if (!a) errorAttrCache.set(type, (a = { 'error.type': type }));
-  return a;
+  /** The self metrics, one per SELF_CATALOG row that has points. */
+  private selfMetrics(self: SelfSnapshot, seen: SeenSeries, metrics: MetricData[]): void {
+    SELF_CATALOG.forEach((def, row) => {
+      const dataPoints: Array<DataPoint<number>> = [];
+      def.read(self, (value, attrs) =>
+        dataPoints.push(this.point(seen, def.kind, row, attrs, SELF_INCARNATION, undefined, value, attrs ?? NO_ATTRIBUTES, self.timeMs, self.startTimeMs)),
+      );
+      if (dataPoints.length > 0) metrics.push(this.metric(def, dataPoints));
+    });
+  }
 }

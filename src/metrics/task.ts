@@ -1,49 +1,77 @@
 import type { Attributes } from '@opentelemetry/api';
 import { newReadState, type ReadState } from '../cgroup/read.ts';
 import type { CgroupStats, TaskCgroup } from '../cgroup/types.ts';
+import type { TaskLifecycle, TaskView } from './snapshot.ts';
+
+/** How a task leaves `live`. */
+export type TaskEnd = Exclude<TaskLifecycle, 'live'>;
 
 let nextIncarnation = 1;
 
-/** One registered task: one incarnation of a (namespace, id) pair. */
-export class Task {
-  /** Unique per add(): a re-added id is a new incarnation with its own series start time. */
+/** One registered task: one incarnation of a (namespace, id) pair, and the engine's bookkeeping for it. */
+export class Task implements TaskView {
   readonly incarnation = nextIncarnation++;
   readonly key: string;
-  /** Point attributes shared by every point of the task: extras, then container.id/namespace. */
   readonly attributes: Attributes;
+  /** What the reader remembers between reads of this cgroup (absent files, the v1 CPU split). */
   readonly state: ReadState = newReadState();
+  /** The engine's own copy: what the caller passed to add() is never written to, nor read again. */
+  private cgroupValue: TaskCgroup;
+  private lifecycleValue: TaskLifecycle = 'live';
   /** The last successful reading: what stop() falls back to when the cgroup is already gone. */
   lastStats: CgroupStats | undefined;
   lastTimeMs = 0;
-  /** The cgroup vanished and that was counted once; reset if it comes back. */
+  /** The cgroup's disappearance was counted; cleared when a reading finds it again. */
   goneReported = false;
-  /** stop() or remove() was called: its live readings are no longer exported. */
-  ended = false;
-  /** stop() was called: a final reading is (or was) on its way. */
-  stopping = false;
 
   constructor(
     readonly id: string,
     readonly namespace: string,
-    readonly cgroup: TaskCgroup,
+    cgroup: TaskCgroup,
     readonly startTimeMs: number,
     extra: Attributes | undefined,
   ) {
     this.key = taskKey(namespace, id);
     this.attributes = { ...extra, 'container.id': id, 'container.namespace': namespace };
+    this.cgroupValue = { ...cgroup };
+  }
+
+  get cgroup(): TaskCgroup {
+    return this.cgroupValue;
+  }
+
+  get lifecycle(): TaskLifecycle {
+    return this.lifecycleValue;
+  }
+
+  /**
+   * Leaves `live` for good: `stopped` (stop(), a vanished cgroup) or `removed` (remove()).
+   * False when it had already left. Only the registry calls it, as it unregisters the task.
+   */
+  end(as: TaskEnd): boolean {
+    if (this.lifecycleValue !== 'live') return false;
+    this.lifecycleValue = as;
+    return true;
+  }
+
+  /** Keeps a successful reading as the fallback final reading. */
+  remember(stats: CgroupStats, timeMs: number): void {
+    this.lastStats = stats;
+    this.lastTimeMs = timeMs;
+  }
+
+  /**
+   * Hybrid hosts: the cgroup2 twin directory that appeared after add(), read for pressure from
+   * now on. False for a v2 cgroup or one that has a twin already.
+   */
+  attachUnifiedDir(dir: string): boolean {
+    const c = this.cgroupValue;
+    if (c.version !== 1 || c.unified !== undefined) return false;
+    this.cgroupValue = { ...c, unified: dir };
+    return true;
   }
 }
 
 export function taskKey(namespace: string, id: string): string {
   return `${namespace}\u0000${id}`;
-}
-
-/** Where a final reading came from: read at stop(), the last periodic reading, or nothing at all. */
-export type FinalSource = 'read' | 'last-known' | 'none';
-
-export interface FinalReading {
-  task: Task;
-  stats: CgroupStats;
-  timeMs: number;
-  source: Exclude<FinalSource, 'none'>;
 }

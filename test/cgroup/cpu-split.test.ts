@@ -4,7 +4,13 @@ import { test } from 'node:test';
 import { splitCpu, type CpuSplit } from '../../src/cgroup/cpu-split.ts';
 
 test('first reading: the exact total by the sampled shares; nothing sampled yet: all user time', () => {
-  assert.deepEqual(splitCpu(undefined, 3e9, 2.2e9, 1e9), { usage: 3e9, sampledUser: 2.2e9, sampledSys: 1e9, user: 3e9 * (2.2 / 3.2), system: 3e9 - 3e9 * (2.2 / 3.2) });
+  assert.deepEqual(splitCpu(undefined, 3e9, 2.2e9, 1e9), {
+    usage: 3e9,
+    sampledUser: 2.2e9,
+    sampledSys: 1e9,
+    user: 3e9 * (2.2 / 3.2),
+    system: 3e9 - 3e9 * (2.2 / 3.2),
+  });
   const tiny = splitCpu(undefined, 4e6, 0, 0);
   assert.equal(tiny.user, 4e6);
   assert.equal(tiny.system, 0);
@@ -30,7 +36,11 @@ test('counters that went backwards (a new cgroup under the same path) start a ne
 
 test('property: over any sequence of readings both modes only grow and they sum to the exact total', () => {
   // Increments: the total's, and the sampled counters' (ticks of 4 ms, or nothing).
-  const step = fc.record({ dUsage: fc.integer({ min: 0, max: 50_000_000 }), userTicks: fc.integer({ min: 0, max: 12 }), sysTicks: fc.integer({ min: 0, max: 12 }) });
+  const step = fc.record({
+    dUsage: fc.integer({ min: 0, max: 50_000_000 }),
+    userTicks: fc.integer({ min: 0, max: 12 }),
+    sysTicks: fc.integer({ min: 0, max: 12 }),
+  });
   fc.assert(
     fc.property(fc.array(step, { minLength: 1, maxLength: 200 }), (steps) => {
       let usage = 0;

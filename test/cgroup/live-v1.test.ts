@@ -62,7 +62,10 @@ function removeCgroup(dir: string, root: string): string | undefined {
   if (!fs.existsSync(dir)) return undefined;
   let subs: string[] = [];
   try {
-    subs = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(dir, e.name));
+    subs = fs
+      .readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => path.join(dir, e.name));
   } catch {
     /* gone meanwhile */
   }
@@ -133,7 +136,9 @@ function startWorker(cmd: string, args: string[]): Worker {
           clearTimeout(t);
           resolve(l);
         });
-        void exited.then(() => setTimeout(() => reject(new Error(`${cmd} exited (code ${child.exitCode}, signal ${child.signalCode}) before printing a line`)), 50));
+        void exited.then(() =>
+          setTimeout(() => reject(new Error(`${cmd} exited (code ${child.exitCode}, signal ${child.signalCode}) before printing a line`)), 50),
+        );
       });
     },
     go() {
@@ -445,6 +450,8 @@ describe('readStats on live v1 cgroups with real workloads', { timeout: 120_000 
     assert.equal(d.source, 'throttle', 'no CFQ/BFQ counters on mq-deadline: the throttle files count');
     const row = d.devices.find((x) => x.major === disk.major && x.minor === disk.minor);
     assert.ok(row, `a row for ${dev} (${disk.why}); rows: ${JSON.stringify(d.devices)}`);
+    // The default DeviceNames reads the host's /sys: the kernel name of the disk.
+    assert.equal(row.device, path.basename(fs.realpathSync(`/sys/dev/block/${dev}`)));
     assert.ok(row.writeBytes >= DD_MIB * MiB, `writeBytes ${row.writeBytes} ≥ ${DD_MIB * MiB}`);
     assert.ok(row.writeBytes <= 2 * DD_MIB * MiB, `writeBytes ${row.writeBytes} is about what dd wrote`);
     assert.ok(row.writeOps >= 1, `writeOps ${row.writeOps}`);
@@ -499,7 +506,10 @@ describe('readStats on live v1 cgroups with real workloads', { timeout: 120_000 
     assert.ok(r.stats.memory && (r.stats.memory.usage ?? 0) >= ALLOC_BYTES, `memory: ${JSON.stringify(r.stats.memory)}`);
     assert.deepEqual(r.stats.disk, { devices: [] }, 'blkio present, no I/O and no throttle rule → `Total 0` everywhere');
     // pids counts tasks (threads), not processes: node runs several threads.
-    const tasks = fs.readFileSync(path.join(dirs.pids, 'tasks'), 'utf8').split('\n').filter((l) => l !== '').length;
+    const tasks = fs
+      .readFileSync(path.join(dirs.pids, 'tasks'), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '').length;
     assert.ok(tasks > 1, `node has several threads: ${tasks}`);
     assert.deepEqual(r.stats.pids, { current: tasks }, 'pids.current = the tasks file; pids.max `max` is absent');
     assert.equal(r.stats.pressure, undefined, 'no cgroup2 twin was made for this cgroup');

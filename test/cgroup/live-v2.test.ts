@@ -178,8 +178,14 @@ describe('readStats on a live cgroup2 directory', { timeout: 60_000 }, () => {
     const live = read(cg).stats;
     const cpu = live.cpu;
     assert.ok(cpu?.usageUsec !== undefined && cpu.userUsec !== undefined && cpu.systemUsec !== undefined, JSON.stringify(cpu));
-    assert.ok(cpu.usageUsec - (before.usageUsec ?? 0) >= 0.8 * BURN_MS * 1000, `usage_usec grew by ${cpu.usageUsec - (before.usageUsec ?? 0)} ≥ 0.8 × ${BURN_MS} ms`);
-    assert.ok(cpu.userUsec - (before.userUsec ?? 0) >= 0.5 * BURN_MS * 1000, `user_usec grew by ${cpu.userUsec - (before.userUsec ?? 0)} (a busy loop is user time)`);
+    assert.ok(
+      cpu.usageUsec - (before.usageUsec ?? 0) >= 0.8 * BURN_MS * 1000,
+      `usage_usec grew by ${cpu.usageUsec - (before.usageUsec ?? 0)} ≥ 0.8 × ${BURN_MS} ms`,
+    );
+    assert.ok(
+      cpu.userUsec - (before.userUsec ?? 0) >= 0.5 * BURN_MS * 1000,
+      `user_usec grew by ${cpu.userUsec - (before.userUsec ?? 0)} (a busy loop is user time)`,
+    );
     assert.ok(cpu.usageUsec <= (done.userMs + done.systemMs) * 1000 * 1.25 + 300_000, `usage_usec ${cpu.usageUsec} is µs, about the child's own CPU time`);
     assert.equal(events(d).get('populated'), 1, 'still populated while the child waits');
     assertPsi(live.pressure?.cpu, 'cpu.pressure');
@@ -217,7 +223,10 @@ describe('readStats on a live cgroup2 directory', { timeout: 60_000 }, () => {
     fs.rmdirSync(d);
     const gone = readStats(cg, new Set(DEFAULT_GROUPS), newReadState());
     assert.equal(gone.gone, true);
-    assert.deepEqual(gone.errors.map((e) => [e.type, e.path]), [['ENOENT', d]]);
+    assert.deepEqual(
+      gone.errors.map((e) => [e.type, e.path]),
+      [['ENOENT', d]],
+    );
     assert.equal(gone.stats.cpu, undefined);
   });
 });

@@ -139,10 +139,7 @@ describe('hostCgroupMounts on this machine', () => {
         return { mountPoint: f[4] ?? '', fsType: f[sep + 1] ?? '', opts: (f[sep + 3] ?? '').split(',') };
       })
       .filter((x) => x.fsType === 'cgroup' || x.fsType === 'cgroup2');
-    assert.ok(
-      cg.length > 0,
-      `/proc/self/mountinfo lists no cgroup or cgroup2 filesystem: this test needs a cgroup mount (CI=${process.env.CI ?? 'unset'})`,
-    );
+    assert.ok(cg.length > 0, `/proc/self/mountinfo lists no cgroup or cgroup2 filesystem: this test needs a cgroup mount (CI=${process.env.CI ?? 'unset'})`);
     const readable = ['cpu', 'cpuacct', 'memory', 'blkio', 'pids', 'hugetlb'];
     const hasV1 = cg.some((x) => x.fsType === 'cgroup' && x.opts.some((o) => readable.includes(o)));
     const v2 = cg.find((x) => x.fsType === 'cgroup2');
@@ -163,11 +160,14 @@ describe('hostCgroupMounts on this machine', () => {
   });
 
   test('an unreadable mountinfo path → NoCgroupMountError naming it', () => {
-    assert.throws(() => hostCgroupMounts('/nonexistent/ocm/mountinfo'), (e: unknown) => {
-      assert.ok(e instanceof NoCgroupMountError);
-      assert.match(e.message, /^no cgroup hierarchy found: cannot read \/nonexistent\/ocm\/mountinfo: ENOENT/);
-      return true;
-    });
+    assert.throws(
+      () => hostCgroupMounts('/nonexistent/ocm/mountinfo'),
+      (e: unknown) => {
+        assert.ok(e instanceof NoCgroupMountError);
+        assert.match(e.message, /^no cgroup hierarchy found: cannot read \/nonexistent\/ocm\/mountinfo: ENOENT/);
+        return true;
+      },
+    );
   });
 });
 

@@ -28,11 +28,15 @@ import {
   parseNestedKeyed,
   parseSingleValue,
   pickKeys,
-} from '../../src/cgroup/parse/values.ts';
-import { blkioToDevices, readStats } from '../../src/cgroup/read.ts';
+} from '../../src/cgroup/parse/file-formats.ts';
+import { blkioToDevices } from '../../src/cgroup/controllers/disk.ts';
+import { newReadState, readStats } from '../../src/cgroup/read.ts';
 import { V1_MEMORY_STAT_KEYS, V2_MEMORY_STAT_KEYS, type PsiLine, type PsiStats } from '../../src/cgroup/types.ts';
+import { fakeDeviceNames } from '../helpers/device-names.ts';
 
 const RUNS = 300;
+/** Every device unnamed (`MAJ:MIN`), whatever the host's block devices. */
+const NAMES = fakeDeviceNames();
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const FIXTURES = path.join(repo, 'test/fixtures');
 
@@ -108,7 +112,7 @@ function checkAllParsers(text: string): void {
     assert.ok(isNonNegInt(r.major) && isNonNegInt(r.minor) && isNonNegInt(r.value));
     assert.ok(r.op.length > 0 && !/\s/.test(r.op));
   }
-  for (const dv of blkioToDevices(rows, rows)) {
+  for (const dv of blkioToDevices(rows, rows, NAMES)) {
     for (const k of ['readBytes', 'writeBytes', 'readOps', 'writeOps'] as const) assert.ok(dv[k] >= 0);
   }
 
@@ -138,9 +142,47 @@ function checkAllParsers(text: string): void {
 const tokenSoup = fc
   .array(
     fc.constantFrom(
-      ' ', ' ', '\n', '\n', '\t', ':', '=', '-', '.', ',', '/', '0', '1', '9', '254', '18446744073709551615', '9223372036854771712',
-      'max', 'some', 'full', 'avg10=', 'avg60=', 'avg300=', 'total=', 'rbytes=', 'Read', 'Write', 'Total', 'DEVNAME=', 'cgroup',
-      'cgroup2', ' - ', '\\040', '\\', 'nr_periods', '0::/', '1:cpu,cpuacct:/', '31 23 0:28 / /sys/fs/cgroup rw - ', '\r', '\0', 'é',
+      ' ',
+      ' ',
+      '\n',
+      '\n',
+      '\t',
+      ':',
+      '=',
+      '-',
+      '.',
+      ',',
+      '/',
+      '0',
+      '1',
+      '9',
+      '254',
+      '18446744073709551615',
+      '9223372036854771712',
+      'max',
+      'some',
+      'full',
+      'avg10=',
+      'avg60=',
+      'avg300=',
+      'total=',
+      'rbytes=',
+      'Read',
+      'Write',
+      'Total',
+      'DEVNAME=',
+      'cgroup',
+      'cgroup2',
+      ' - ',
+      '\\040',
+      '\\',
+      'nr_periods',
+      '0::/',
+      '1:cpu,cpuacct:/',
+      '31 23 0:28 / /sys/fs/cgroup rw - ',
+      '\r',
+      '\0',
+      'é',
     ),
     { maxLength: 60 },
   )
@@ -251,40 +293,46 @@ describe('(c) well-formed input parses back to exactly what generated it', () =>
   });
 
   test('parseLimit: max, -1, values below 2^62 exactly, values ≥ 2^62 unlimited', () => {
-    const below = fc.oneof(
-      fc.nat().map(BigInt),
-      fc.bigInt({ min: 0n, max: 2n ** 62n - 1n }),
-      fc.bigInt({ min: 2n ** 62n - 1000n, max: 2n ** 62n - 1n }),
+    const below = fc.oneof(fc.nat().map(BigInt), fc.bigInt({ min: 0n, max: 2n ** 62n - 1n }), fc.bigInt({ min: 2n ** 62n - 1000n, max: 2n ** 62n - 1n }));
+    const atOrAbove = fc.oneof(
+      fc.bigInt({ min: 2n ** 62n, max: 2n ** 62n + 1000n }),
+      fc.bigInt({ min: 2n ** 62n, max: U64 }),
+      fc.constant(9223372036854771712n),
     );
-    const atOrAbove = fc.oneof(fc.bigInt({ min: 2n ** 62n, max: 2n ** 62n + 1000n }), fc.bigInt({ min: 2n ** 62n, max: U64 }), fc.constant(9223372036854771712n));
     fc.assert(
-      fc.property(fc.oneof(below.map((v) => ({ v, unlimited: false })), atOrAbove.map((v) => ({ v, unlimited: true }))), fc.constantFrom('', '\n'), ({ v, unlimited }, tail) => {
-        const got = parseLimit(`${v}${tail}`);
-        if (unlimited) {
-          assert.equal(got, Infinity);
-          assert.equal(finiteOrUndefined(got), undefined);
-        } else {
-          assert.equal(got, Number(v));
-          assert.equal(finiteOrUndefined(got), Number(v));
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          below.map((v) => ({ v, unlimited: false })),
+          atOrAbove.map((v) => ({ v, unlimited: true })),
+        ),
+        fc.constantFrom('', '\n'),
+        ({ v, unlimited }, tail) => {
+          const got = parseLimit(`${v}${tail}`);
+          if (unlimited) {
+            assert.equal(got, Infinity);
+            assert.equal(finiteOrUndefined(got), undefined);
+          } else {
+            assert.equal(got, Number(v));
+            assert.equal(finiteOrUndefined(got), Number(v));
+          }
+        },
+      ),
       { numRuns: RUNS },
     );
     for (const t of ['max', 'max\n', '-1', '-1\n']) assert.equal(parseLimit(t), Infinity, t);
-    assert.equal(parseLimit('4611686018427387903'), 4611686018427387903);
+    assert.equal(parseLimit('4611686018427387903'), Number('4611686018427387903'));
     assert.equal(parseLimit('4611686018427387904'), Infinity);
   });
 
   test('parseFlatKeyed: `key value` lines (unique keys, counters up to u64, negatives)', () => {
     fc.assert(
-      fc.property(
-        fc.uniqueArray(fc.tuple(keyName, signedIntStr), { selector: ([k]) => k, maxLength: 40 }),
-        fc.boolean(),
-        (pairs, trailingNewline) => {
-          const text = pairs.map(([k, v]) => `${k} ${v}`).join('\n') + (trailingNewline ? '\n' : '');
-          assert.deepEqual([...parseFlatKeyed(text)], pairs.map(([k, v]) => [k, Number(v)]));
-        },
-      ),
+      fc.property(fc.uniqueArray(fc.tuple(keyName, signedIntStr), { selector: ([k]) => k, maxLength: 40 }), fc.boolean(), (pairs, trailingNewline) => {
+        const text = pairs.map(([k, v]) => `${k} ${v}`).join('\n') + (trailingNewline ? '\n' : '');
+        assert.deepEqual(
+          [...parseFlatKeyed(text)],
+          pairs.map(([k, v]) => [k, Number(v)]),
+        );
+      }),
       { numRuns: RUNS },
     );
   });
@@ -298,7 +346,7 @@ describe('(c) well-formed input parses back to exactly what generated it', () =>
     });
     fc.assert(
       fc.property(fc.array(line, { maxLength: 12 }), (lines) => {
-        const text = lines.map((l) => `${l.major}:${l.minor}${l.sep}${l.pairs.map(([k, v]) => `${k}=${v}`).join(l.sep)}`).join('\n') + '\n';
+        const text = `${lines.map((l) => `${l.major}:${l.minor}${l.sep}${l.pairs.map(([k, v]) => `${k}=${v}`).join(l.sep)}`).join('\n')}\n`;
         const got = parseNestedKeyed(text);
         assert.deepEqual(
           got.map((g) => ({ major: g.major, minor: g.minor, values: [...g.values] })),
@@ -318,7 +366,11 @@ describe('(c) well-formed input parses back to exactly what generated it', () =>
     });
     fc.assert(
       fc.property(fc.array(row, { maxLength: 30 }), counterStr, fc.boolean(), (rows, total, withDefault) => {
-        const text = (withDefault ? 'default 100\n' : '') + rows.map((r) => `${r.major}:${r.minor} ${r.op} ${r.value}`).join('\n') + (rows.length ? '\n' : '') + `Total ${total}\n`;
+        const text =
+          (withDefault ? 'default 100\n' : '') +
+          rows.map((r) => `${r.major}:${r.minor} ${r.op} ${r.value}`).join('\n') +
+          (rows.length ? '\n' : '') +
+          `Total ${total}\n`;
         const want: BlkioRow[] = rows.map((r) => ({ major: r.major, minor: r.minor, op: r.op, value: Number(r.value) }));
         assert.deepEqual(parseBlkio(text), want);
       }),
@@ -327,11 +379,17 @@ describe('(c) well-formed input parses back to exactly what generated it', () =>
   });
 
   test('blkioToDevices sums Read/Write rows per device', () => {
-    const row = fc.record({ major: fc.nat({ max: 3 }), minor: fc.nat({ max: 3 }), op: fc.constantFrom('Read', 'Write', 'Sync', 'Total'), value: fc.nat({ max: 1e9 }) });
+    const row = fc.record({
+      major: fc.nat({ max: 3 }),
+      minor: fc.nat({ max: 3 }),
+      op: fc.constantFrom('Read', 'Write', 'Sync', 'Total'),
+      value: fc.nat({ max: 1e9 }),
+    });
     fc.assert(
       fc.property(fc.array(row, { maxLength: 30 }), fc.array(row, { maxLength: 30 }), (bytes, ops) => {
-        const devs = blkioToDevices(bytes, ops);
-        const sum = (rs: BlkioRow[], maj: number, min: number, op: string) => rs.filter((r) => r.major === maj && r.minor === min && r.op === op).reduce((a, r) => a + r.value, 0);
+        const devs = blkioToDevices(bytes, ops, NAMES);
+        const sum = (rs: BlkioRow[], maj: number, min: number, op: string) =>
+          rs.filter((r) => r.major === maj && r.minor === min && r.op === op).reduce((a, r) => a + r.value, 0);
         // Only Read and Write rows make a device (Sync, Total... are other views of the same I/O).
         const keys = new Set([...bytes, ...ops].filter((r) => r.op === 'Read' || r.op === 'Write').map((r) => `${r.major}:${r.minor}`));
         assert.equal(devs.length, keys.size);
@@ -339,6 +397,7 @@ describe('(c) well-formed input parses back to exactly what generated it', () =>
           assert.deepEqual(d, {
             major: d.major,
             minor: d.minor,
+            device: `${d.major}:${d.minor}`,
             readBytes: sum(bytes, d.major, d.minor, 'Read'),
             writeBytes: sum(bytes, d.major, d.minor, 'Write'),
             readOps: sum(ops, d.major, d.minor, 'Read'),
@@ -353,7 +412,8 @@ describe('(c) well-formed input parses back to exactly what generated it', () =>
   test('parsePressure: some/full lines', () => {
     fc.assert(
       fc.property(fc.option(psiLine, { nil: undefined }), fc.option(psiLine, { nil: undefined }), (some, full) => {
-        const fmt = (k: string, l: typeof some) => (l ? `${k} avg10=${cents(l.avg10)} avg60=${cents(l.avg60)} avg300=${cents(l.avg300)} total=${l.totalUs}\n` : '');
+        const fmt = (k: string, l: typeof some) =>
+          l ? `${k} avg10=${cents(l.avg10)} avg60=${cents(l.avg60)} avg300=${cents(l.avg300)} total=${l.totalUs}\n` : '';
         const want: PsiStats = {};
         if (some) want.some = { avg10: some.avg10 / 100, avg60: some.avg60 / 100, avg300: some.avg300 / 100, totalUs: some.totalUs };
         if (full) want.full = { avg10: full.avg10 / 100, avg60: full.avg60 / 100, avg300: full.avg300 / 100, totalUs: full.totalUs };
@@ -367,7 +427,10 @@ describe('(c) well-formed input parses back to exactly what generated it', () =>
     fc.assert(
       fc.property(fc.array(fc.tuple(signedIntStr, whitespace), { maxLength: 64 }), fc.constantFrom('', ' ', ' \n', '\n'), (items, tail) => {
         const text = items.map(([v, ws], i) => (i === 0 ? v : ws + v)).join('') + tail;
-        assert.deepEqual(parseIntegerList(text), items.map(([v]) => Number(v)));
+        assert.deepEqual(
+          parseIntegerList(text),
+          items.map(([v]) => Number(v)),
+        );
       }),
       { numRuns: RUNS },
     );
@@ -393,17 +456,23 @@ describe('(c) well-formed input parses back to exactly what generated it', () =>
   test('parseProcCgroup: v1 lines with controllers (named hierarchies too) and the 0:: line; paths may hold `:` and spaces', () => {
     const controller = fc.oneof(fc.stringMatching(/^[a-z_]{1,12}$/), fc.stringMatching(/^name=[a-z0-9_.-]{1,12}$/));
     const segment = fc.string({ unit: fc.constantFrom('a', 'z', '0', '-', '_', '.', ':', ' ', '@', 'é'), minLength: 1, maxLength: 10 });
-    const cgPath = fc.array(segment, { maxLength: 5 }).map((s) => '/' + s.join('/'));
+    const cgPath = fc.array(segment, { maxLength: 5 }).map((s) => `/${s.join('/')}`);
     const line = fc.oneof(
       fc.record({ hierarchyId: fc.integer({ min: 1, max: 2 ** 31 - 1 }), controllers: fc.array(controller, { minLength: 1, maxLength: 4 }), path: cgPath }),
       fc.record({ hierarchyId: fc.constant(0), controllers: fc.constant<string[]>([]), path: cgPath }),
     );
     fc.assert(
       // fc.record builds null-prototype objects: copy them into plain ones for deepEqual.
-      fc.property(fc.array(line.map((l): ProcCgroupLine => ({ ...l })), { maxLength: 14 }), (lines) => {
-        const text = lines.map((l) => `${l.hierarchyId}:${l.controllers.join(',')}:${l.path}`).join('\n') + '\n';
-        assert.deepEqual(parseProcCgroup(text), lines);
-      }),
+      fc.property(
+        fc.array(
+          line.map((l): ProcCgroupLine => ({ ...l })),
+          { maxLength: 14 },
+        ),
+        (lines) => {
+          const text = `${lines.map((l) => `${l.hierarchyId}:${l.controllers.join(',')}:${l.path}`).join('\n')}\n`;
+          assert.deepEqual(parseProcCgroup(text), lines);
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -412,7 +481,7 @@ describe('(c) well-formed input parses back to exactly what generated it', () =>
     /** proc(5): the kernel escapes these four as octal. */
     const mangle = (s: string): string => s.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
     const pathChar = fc.constantFrom('a', 'b', 'z', '0', '9', '-', '_', '.', ',', ':', '=', ' ', '\t', '\n', '\\', 'é', '/');
-    const absPath = fc.string({ unit: pathChar, maxLength: 24 }).map((s) => '/' + s);
+    const absPath = fc.string({ unit: pathChar, maxLength: 24 }).map((s) => `/${s}`);
     const entry = fc.record({
       mountId: fc.nat({ max: 2 ** 31 - 1 }),
       parentId: fc.nat({ max: 2 ** 31 - 1 }),
@@ -422,16 +491,36 @@ describe('(c) well-formed input parses back to exactly what generated it', () =>
       source: fc.string({ unit: pathChar, minLength: 1, maxLength: 16 }),
       superOptions: fc.array(fc.stringMatching(/^[a-z0-9_=]{1,12}$/), { minLength: 1, maxLength: 5 }),
     });
-    const optional = fc.array(fc.oneof(fc.nat().map((n) => `shared:${n}`), fc.nat().map((n) => `master:${n}`), fc.nat().map((n) => `propagate_from:${n}`), fc.constant('unbindable')), { maxLength: 3 });
+    const optional = fc.array(
+      fc.oneof(
+        fc.nat().map((n) => `shared:${n}`),
+        fc.nat().map((n) => `master:${n}`),
+        fc.nat().map((n) => `propagate_from:${n}`),
+        fc.constant('unbindable'),
+      ),
+      { maxLength: 3 },
+    );
     fc.assert(
       fc.property(fc.array(fc.tuple(entry, optional, fc.nat({ max: 300 })), { maxLength: 10 }), (items) => {
         const text = items
           .map(([e, opt, minor]) =>
-            [e.mountId, e.parentId, `0:${minor}`, mangle(e.root), mangle(e.mountPoint), 'rw,relatime', ...opt, '-', e.fsType, mangle(e.source), e.superOptions.join(',')].join(' '),
+            [
+              e.mountId,
+              e.parentId,
+              `0:${minor}`,
+              mangle(e.root),
+              mangle(e.mountPoint),
+              'rw,relatime',
+              ...opt,
+              '-',
+              e.fsType,
+              mangle(e.source),
+              e.superOptions.join(','),
+            ].join(' '),
           )
           .join('\n');
         const want: MountInfoEntry[] = items.map(([e]) => ({ ...e }));
-        assert.deepEqual(parseMountInfo(text + '\n'), want);
+        assert.deepEqual(parseMountInfo(`${text}\n`), want);
       }),
       { numRuns: RUNS },
     );
@@ -440,13 +529,21 @@ describe('(c) well-formed input parses back to exactly what generated it', () =>
   });
 
   test('parseUeventDevName: the DEVNAME among other KEY=VALUE lines', () => {
-    const other = fc.tuple(fc.stringMatching(/^[A-Z][A-Z_]{0,10}$/).filter((k) => k !== 'DEVNAME'), fc.stringMatching(/^[a-z0-9=]{0,10}$/));
+    const other = fc.tuple(
+      fc.stringMatching(/^[A-Z][A-Z_]{0,10}$/).filter((k) => k !== 'DEVNAME'),
+      fc.stringMatching(/^[a-z0-9=]{0,10}$/),
+    );
     fc.assert(
-      fc.property(fc.array(other, { maxLength: 6 }), fc.stringMatching(/^[a-z][a-z0-9/._-]{0,20}$/), fc.array(other, { maxLength: 6 }), (before, name, afterLines) => {
-        const text = [...before, ['DEVNAME', name] as const, ...afterLines].map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
-        assert.equal(parseUeventDevName(text), name);
-        assert.equal(parseUeventDevName([...before, ...afterLines].map(([k, v]) => `${k}=${v}`).join('\n')), undefined);
-      }),
+      fc.property(
+        fc.array(other, { maxLength: 6 }),
+        fc.stringMatching(/^[a-z][a-z0-9/._-]{0,20}$/),
+        fc.array(other, { maxLength: 6 }),
+        (before, name, afterLines) => {
+          const text = `${[...before, ['DEVNAME', name] as const, ...afterLines].map(([k, v]) => `${k}=${v}`).join('\n')}\n`;
+          assert.equal(parseUeventDevName(text), name);
+          assert.equal(parseUeventDevName([...before, ...afterLines].map(([k, v]) => `${k}=${v}`).join('\n')), undefined);
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -469,7 +566,7 @@ describe('(b) unknown keys are ignored by reader-level results; known keys still
         const knownLines = present.map((k) => `${k} ${values[known.indexOf(k)]}`);
         const lines = [...knownLines, ...unknownInts.map(([k, v]) => `${k} ${v}`), ...unknownJunk.map(([k, v]) => `${k} ${v}`)];
         const expected = Object.fromEntries(present.map((k) => [k, Number(values[known.indexOf(k)])]));
-        return shuffled(lines).map((ls) => ({ text: ls.join('\n') + '\n', expected }));
+        return shuffled(lines).map((ls) => ({ text: `${ls.join('\n')}\n`, expected }));
       });
   }
 
@@ -491,7 +588,14 @@ describe('(b) unknown keys are ignored by reader-level results; known keys still
     fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dir, 'cgroup.controllers'), 'cpu io memory\n');
     const CPU = ['usage_usec', 'user_usec', 'system_usec', 'nr_periods', 'nr_throttled', 'throttled_usec'] as const;
-    const CPU_FIELD = { usage_usec: 'usageUsec', user_usec: 'userUsec', system_usec: 'systemUsec', nr_periods: 'nrPeriods', nr_throttled: 'nrThrottled', throttled_usec: 'throttledUsec' } as const;
+    const CPU_FIELD = {
+      usage_usec: 'usageUsec',
+      user_usec: 'userUsec',
+      system_usec: 'systemUsec',
+      nr_periods: 'nrPeriods',
+      nr_throttled: 'nrThrottled',
+      throttled_usec: 'throttledUsec',
+    } as const;
     const EVENTS = ['low', 'high', 'max', 'oom', 'oom_kill'] as const;
     const IO = ['rbytes', 'wbytes', 'rios', 'wios'] as const;
     const IO_FIELD = { rbytes: 'readBytes', wbytes: 'writeBytes', rios: 'readOps', wios: 'writeOps' } as const;
@@ -501,10 +605,22 @@ describe('(b) unknown keys are ignored by reader-level results; known keys still
       minor: fc.nat({ max: 300 }),
       known: fc.subarray([...IO]),
       values: fc.array(fc.maxSafeNat(), { minLength: 4, maxLength: 4 }),
-      unknown: fc.uniqueArray(fc.tuple(keyName.filter((k) => !ioKnown.has(k)), fc.oneof(signedIntStr, fc.constantFrom('x', '1.5', ''))), { selector: ([k]) => k, maxLength: 4 }),
+      unknown: fc.uniqueArray(
+        fc.tuple(
+          keyName.filter((k) => !ioKnown.has(k)),
+          fc.oneof(signedIntStr, fc.constantFrom('x', '1.5', '')),
+        ),
+        { selector: ([k]) => k, maxLength: 4 },
+      ),
     });
     const psiKnown = new Set(['avg10', 'avg60', 'avg300', 'total']);
-    const psiExtra = fc.array(fc.tuple(keyName.filter((k) => !psiKnown.has(k)), fc.constantFrom('1.00', '7', 'x')), { maxLength: 3 });
+    const psiExtra = fc.array(
+      fc.tuple(
+        keyName.filter((k) => !psiKnown.has(k)),
+        fc.constantFrom('1.00', '7', 'x'),
+      ),
+      { maxLength: 3 },
+    );
 
     fc.assert(
       fc.property(
@@ -521,13 +637,17 @@ describe('(b) unknown keys are ignored by reader-level results; known keys still
           fs.writeFileSync(path.join(dir, 'memory.stat'), stat.text);
           fs.writeFileSync(
             path.join(dir, 'io.stat'),
-            io.map((l) => [`${l.major}:${l.minor}`, ...l.known.map((k) => `${k}=${l.values[IO.indexOf(k)]}`), ...l.unknown.map(([k, v]) => `${k}=${v}`)].join(' ')).join('\n') + '\n',
+            `${io
+              .map((l) =>
+                [`${l.major}:${l.minor}`, ...l.known.map((k) => `${k}=${l.values[IO.indexOf(k)]}`), ...l.unknown.map(([k, v]) => `${k}=${v}`)].join(' '),
+              )
+              .join('\n')}\n`,
           );
           const fields = `avg10=${cents(psi.avg10)} avg60=${cents(psi.avg60)} avg300=${cents(psi.avg300)} total=${psi.totalUs}`;
           const extra = (e: Array<[string, string]>) => e.map(([k, v]) => ` ${k}=${v}`).join('');
           fs.writeFileSync(path.join(dir, 'cpu.pressure'), `some ${fields}${extra(extraSome)}\npartial ${fields}\nfull${extra(extraFull)} ${fields}\n`);
 
-          const r = readStats({ version: 2, path: '/', dir }, new Set(['cpu', 'memory', 'disk', 'pressure']));
+          const r = readStats({ version: 2, path: '/', dir }, new Set(['cpu', 'memory', 'disk', 'pressure']), newReadState(), { deviceNames: NAMES });
           assert.deepEqual(r.errors, []);
           const psiWant = { avg10: psi.avg10 / 100, avg60: psi.avg60 / 100, avg300: psi.avg300 / 100, totalUs: psi.totalUs };
           const want: Record<string, unknown> = {
@@ -540,6 +660,7 @@ describe('(b) unknown keys are ignored by reader-level results; known keys still
               devices: io.map((l) => ({
                 major: l.major,
                 minor: l.minor,
+                device: `${l.major}:${l.minor}`,
                 ...Object.fromEntries(IO.map((k) => [IO_FIELD[k], l.known.includes(k) ? (l.values[IO.indexOf(k)] ?? 0) : 0])),
               })),
             },

@@ -25,10 +25,11 @@ import {
   parseNestedKeyed,
   parseSingleValue,
   pickKeys,
-} from '../../src/cgroup/parse/values.ts';
+} from '../../src/cgroup/parse/file-formats.ts';
 import { newReadState, readStats } from '../../src/cgroup/read.ts';
 import { resolveCgroup } from '../../src/cgroup/resolve.ts';
 import { ALL_GROUPS, DEFAULT_GROUPS, V1_MEMORY_STAT_KEYS, V2_MEMORY_STAT_KEYS, type MetricGroup, type ReadResult } from '../../src/cgroup/types.ts';
+import { FIXTURE_DEVICE_NAMES } from '../helpers/device-names.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const FIXTURES = path.join(repo, 'test/fixtures');
@@ -44,6 +45,44 @@ function fx(rel: string): string {
 const entries = (m: Map<string, number>): Array<[string, number]> => [...m.entries()];
 
 // ---------------------------------------------------------------------------------------------
+/** memory.stat of the loaded v1 fixture: the keys the catalog uses. */
+const V1_STAT_LOADED = {
+  total_cache: 14524416,
+  total_rss: 0,
+  total_rss_huge: 0,
+  total_shmem: 0,
+  total_mapped_file: 49152,
+  total_dirty: 57344,
+  total_writeback: 0,
+  total_swap: 0,
+  total_inactive_file: 11816960,
+  total_active_file: 2707456,
+  total_inactive_anon: 0,
+  total_active_anon: 0,
+  total_pgfault: 30835,
+  total_pgmajfault: 21,
+};
+
+/** memory.stat of the loaded v2 fixture: the keys the catalog uses. */
+const V2_STAT_LOADED = {
+  anon: 122880,
+  file: 1306624,
+  kernel: 233472,
+  kernel_stack: 16384,
+  sock: 0,
+  shmem: 0,
+  file_mapped: 28672,
+  file_dirty: 0,
+  file_writeback: 0,
+  inactive_anon: 4096,
+  active_anon: 8192,
+  inactive_file: 970752,
+  active_file: 335872,
+  slab: 158336,
+  pgfault: 23679,
+  pgmajfault: 3,
+};
+
 describe('parseFlatKeyed on real key-value files', () => {
   test('v1 cpu.stat', () => {
     assert.deepEqual(entries(parseFlatKeyed(fx('v1/cpu/cpu.stat'))), [
@@ -80,24 +119,9 @@ describe('parseFlatKeyed on real key-value files', () => {
     assert.equal(m.get('pgpgin'), 29429);
     assert.equal(m.get('pgpgout'), 25884);
     assert.equal(m.get('hierarchical_memory_limit'), 199999488);
-    assert.equal(m.get('hierarchical_memsw_limit'), 9223372036854771712);
+    assert.equal(m.get('hierarchical_memsw_limit'), 2 ** 63 - 4096); // v1's "unlimited", 9223372036854771712
     assert.equal(m.get('total_unevictable'), 0);
-    assert.deepEqual(pickKeys(m, V1_MEMORY_STAT_KEYS), {
-      total_cache: 14524416,
-      total_rss: 0,
-      total_rss_huge: 0,
-      total_shmem: 0,
-      total_mapped_file: 49152,
-      total_dirty: 57344,
-      total_writeback: 0,
-      total_swap: 0,
-      total_inactive_file: 11816960,
-      total_active_file: 2707456,
-      total_inactive_anon: 0,
-      total_active_anon: 0,
-      total_pgfault: 30835,
-      total_pgmajfault: 21,
-    });
+    assert.deepEqual(pickKeys(m, V1_MEMORY_STAT_KEYS), V1_STAT_LOADED);
   });
 
   test('v1 pids.events', () => {
@@ -181,24 +205,7 @@ describe('parseFlatKeyed on real key-value files', () => {
     assert.equal(m.get('slab_reclaimable'), 128704);
     assert.equal(m.get('slab_unreclaimable'), 29632);
     assert.equal(m.get('pgactivate'), 9);
-    assert.deepEqual(pickKeys(m, V2_MEMORY_STAT_KEYS), {
-      anon: 122880,
-      file: 1306624,
-      kernel: 233472,
-      kernel_stack: 16384,
-      sock: 0,
-      shmem: 0,
-      file_mapped: 28672,
-      file_dirty: 0,
-      file_writeback: 0,
-      inactive_anon: 4096,
-      active_anon: 8192,
-      inactive_file: 970752,
-      active_file: 335872,
-      slab: 158336,
-      pgfault: 23679,
-      pgmajfault: 3,
-    });
+    assert.deepEqual(pickKeys(m, V2_MEMORY_STAT_KEYS), V2_STAT_LOADED);
     const root = parseFlatKeyed(fx('root/memory.stat'));
     assert.equal(root.size, 70);
     assert.equal(root.get('file'), 982466560);
@@ -276,7 +283,14 @@ describe('single values and limits', () => {
   });
 
   test('parseLimit: `max` is Infinity (memory.swap.max, memory.max of self, memory.high, cgroup.max.depth)', () => {
-    for (const f of ['loaded/memory.swap.max', 'self/memory.swap.max', 'self/memory.max', 'loaded/memory.high', 'loaded/memory.zswap.max', 'loaded/cgroup.max.depth']) {
+    for (const f of [
+      'loaded/memory.swap.max',
+      'self/memory.swap.max',
+      'self/memory.max',
+      'loaded/memory.high',
+      'loaded/memory.zswap.max',
+      'loaded/cgroup.max.depth',
+    ]) {
       assert.equal(fx(f), 'max\n', f);
       assert.equal(parseLimit(fx(f)), Infinity, f);
     }
@@ -294,7 +308,7 @@ describe('single values and limits', () => {
   });
 
   test('parseInteger and parseDecimal refuse what Number() would accept', () => {
-    assert.equal(parseInteger('9223372036854771712'), 9223372036854771712);
+    assert.equal(parseInteger('9223372036854771712'), 2 ** 63 - 4096);
     assert.equal(parseInteger('-1'), -1);
     for (const bad of ['', '-', '0x1f', '1e3', ' 1', '1.5', '+1', 'Infinity', '1'.repeat(25)]) assert.equal(parseInteger(bad), undefined, bad);
     assert.equal(parseDecimal('7.97'), 7.97);
@@ -314,8 +328,14 @@ describe('integer lists and cpu.max', () => {
     assert.deepEqual(user, [55995453, 327974643]);
     assert.deepEqual(sys, [95991117, 1095981112]);
     // The per-CPU split adds up to the cgroup-wide usage_user / usage_sys of the same kernel.
-    assert.equal((user ?? []).reduce((a, b) => a + b, 0), parseSingleValue(fx('v1/cpuacct/cpuacct.usage_user')));
-    assert.equal((sys ?? []).reduce((a, b) => a + b, 0), parseSingleValue(fx('v1/cpuacct/cpuacct.usage_sys')));
+    assert.equal(
+      (user ?? []).reduce((a, b) => a + b, 0),
+      parseSingleValue(fx('v1/cpuacct/cpuacct.usage_user')),
+    );
+    assert.equal(
+      (sys ?? []).reduce((a, b) => a + b, 0),
+      parseSingleValue(fx('v1/cpuacct/cpuacct.usage_sys')),
+    );
   });
 
   test('a file with words (cpuacct.usage_all header) is not an integer list; an empty file is an empty list', () => {
@@ -454,7 +474,7 @@ describe('/proc and /sys parsers', () => {
   ].join('\n');
 
   test('parseMountInfo on mountinfo lines of this machine', () => {
-    assert.deepEqual(parseMountInfo(MOUNTINFO_CGROUP_LINES + '\n'), [
+    assert.deepEqual(parseMountInfo(`${MOUNTINFO_CGROUP_LINES}\n`), [
       { mountId: 31, parentId: 23, root: '/', mountPoint: '/sys/fs/cgroup', fsType: 'tmpfs', source: 'tmpfs', superOptions: ['rw', 'mode=755'] },
       { mountId: 32, parentId: 31, root: '/', mountPoint: '/sys/fs/cgroup/cpu', fsType: 'cgroup', source: 'cgroup', superOptions: ['rw', 'cpu'] },
       { mountId: 35, parentId: 31, root: '/', mountPoint: '/sys/fs/cgroup/memory', fsType: 'cgroup', source: 'cgroup', superOptions: ['rw', 'memory'] },
@@ -476,7 +496,10 @@ describe('/proc and /sys parsers', () => {
       assert.equal(e.fsType, f[sep + 1]);
       assert.deepEqual(e.superOptions, (f[sep + 3] ?? '').split(','));
     }
-    assert.ok(parsed.some((e) => e.mountPoint === '/' ), 'the root mount is listed');
+    assert.ok(
+      parsed.some((e) => e.mountPoint === '/'),
+      'the root mount is listed',
+    );
   });
 
   test('parseProcCgroup on /proc/<pid>/cgroup lines of this machine', () => {
@@ -512,7 +535,12 @@ describe('/proc and /sys parsers', () => {
     assert.ok(devs.length > 0, 'this machine has block devices in /sys/dev/block');
     for (const d of devs) {
       const text = fs.readFileSync(`/sys/dev/block/${d}/uevent`, 'latin1');
-      const kv = new Map(text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
+      const kv = new Map(
+        text
+          .split('\n')
+          .filter((l) => l.includes('='))
+          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const),
+      );
       assert.equal(`${kv.get('MAJOR')}:${kv.get('MINOR')}`, d);
       // /sys/dev/block/MAJ:MIN links to .../block/<name> (or .../<disk>/<partition>).
       assert.equal(parseUeventDevName(text), path.basename(fs.realpathSync(`/sys/dev/block/${d}`)), d);
@@ -524,7 +552,7 @@ describe('/proc and /sys parsers', () => {
 describe('readStats on the fixture directories', () => {
   function readDir(dir: string, groups: readonly MetricGroup[] = ALL_GROUPS): ReadResult {
     const mounts = cgroupMountsFromDirectory(dir);
-    const r = readStats(resolveCgroup(mounts, '/'), new Set(groups));
+    const r = readStats(resolveCgroup(mounts, '/'), new Set(groups), newReadState(), { deviceNames: FIXTURE_DEVICE_NAMES });
     assert.deepEqual(r.errors, [], `no read errors for ${dir}`);
     assert.equal(r.gone, false);
     assert.ok(Math.abs(r.timeMs - Date.now()) < 60_000);
@@ -536,13 +564,8 @@ describe('readStats on the fixture directories', () => {
     memory: { some: { avg10: 0, avg60: 0, avg300: 0, totalUs: 0 }, full: { avg10: 0, avg60: 0, avg300: 0, totalUs: 0 } },
     io: { some: { avg10: 0.29, avg60: 0.06, avg300: 0.01, totalUs: 42839 }, full: { avg10: 0.29, avg60: 0.06, avg300: 0.01, totalUs: 42839 } },
   };
-  const V2_STAT_LOADED = {
-    anon: 122880, file: 1306624, kernel: 233472, kernel_stack: 16384, sock: 0, shmem: 0, file_mapped: 28672, file_dirty: 0,
-    file_writeback: 0, inactive_anon: 4096, active_anon: 8192, inactive_file: 970752, active_file: 335872, slab: 158336,
-    pgfault: 23679, pgmajfault: 3,
-  };
   const EVENTS_ZERO = { low: 0, high: 0, max: 0, oom: 0, oomKill: 0 };
-  const DISK_LOADED = { devices: [{ major: 254, minor: 0, readBytes: 1306624, writeBytes: 209715200, readOps: 114, writeOps: 201 }] };
+  const DISK_LOADED = { devices: [{ major: 254, minor: 0, device: 'vda', readBytes: 1306624, writeBytes: 209715200, readOps: 114, writeOps: 201 }] };
 
   // A first reading splits the exact cpuacct.usage by the sampled usage_user/usage_sys shares.
   const V1_USER_NS = 1549867554 * (383970096 / (383970096 + 1191972229));
@@ -571,11 +594,7 @@ describe('readStats on the fixture directories', () => {
         memswUsage: 14938112,
         oomKill: 0,
         underOom: 0,
-        stat: {
-          total_cache: 14524416, total_rss: 0, total_rss_huge: 0, total_shmem: 0, total_mapped_file: 49152, total_dirty: 57344,
-          total_writeback: 0, total_swap: 0, total_inactive_file: 11816960, total_active_file: 2707456, total_inactive_anon: 0,
-          total_active_anon: 0, total_pgfault: 30835, total_pgmajfault: 21,
-        },
+        stat: V1_STAT_LOADED,
       },
       disk: { devices: [] },
       pids: { current: 2, max: 64 },
@@ -628,7 +647,16 @@ describe('readStats on the fixture directories', () => {
     const r = readDir(path.join(V2, 'loaded'));
     assert.deepEqual(r.stats, {
       version: 2,
-      cpu: { usageUsec: 1970848, userUsec: 840607, systemUsec: 1130241, nrPeriods: 40, nrThrottled: 39, throttledUsec: 3269141, maxQuotaUs: 50000, maxPeriodUs: 100000 },
+      cpu: {
+        usageUsec: 1970848,
+        userUsec: 840607,
+        systemUsec: 1130241,
+        nrPeriods: 40,
+        nrThrottled: 39,
+        throttledUsec: 3269141,
+        maxQuotaUs: 50000,
+        maxPeriodUs: 100000,
+      },
       memory: { current: 2117632, max: 199999488, peak: 96116736, swapCurrent: 0, events: EVENTS_ZERO, stat: V2_STAT_LOADED },
       disk: DISK_LOADED,
       pids: { current: 2, max: 64 },
@@ -645,7 +673,16 @@ describe('readStats on the fixture directories', () => {
     const r = readDir(path.join(V2, 'after_exit'));
     assert.deepEqual(r.stats, {
       version: 2,
-      cpu: { usageUsec: 2099329, userUsec: 892034, systemUsec: 1207294, nrPeriods: 45, nrThrottled: 42, throttledUsec: 3416603, maxQuotaUs: 50000, maxPeriodUs: 100000 },
+      cpu: {
+        usageUsec: 2099329,
+        userUsec: 892034,
+        systemUsec: 1207294,
+        nrPeriods: 45,
+        nrThrottled: 42,
+        throttledUsec: 3416603,
+        maxQuotaUs: 50000,
+        maxPeriodUs: 100000,
+      },
       memory: { current: 1994752, max: 199999488, peak: 96116736, swapCurrent: 0, events: EVENTS_ZERO, stat: V2_STAT_LOADED },
       disk: DISK_LOADED,
       pids: { current: 2, max: 64 },
@@ -672,9 +709,22 @@ describe('readStats on the fixture directories', () => {
         swapCurrent: 0,
         events: EVENTS_ZERO,
         stat: {
-          anon: 1134592, file: 679936, kernel: 4722688, kernel_stack: 81920, sock: 0, shmem: 0, file_mapped: 36864, file_dirty: 274432,
-          file_writeback: 0, inactive_anon: 942080, active_anon: 49152, inactive_file: 577536, active_file: 90112, slab: 834536,
-          pgfault: 33845, pgmajfault: 7,
+          anon: 1134592,
+          file: 679936,
+          kernel: 4722688,
+          kernel_stack: 81920,
+          sock: 0,
+          shmem: 0,
+          file_mapped: 36864,
+          file_dirty: 274432,
+          file_writeback: 0,
+          inactive_anon: 942080,
+          active_anon: 49152,
+          inactive_file: 577536,
+          active_file: 90112,
+          slab: 834536,
+          pgfault: 33845,
+          pgmajfault: 7,
         },
       },
       pressure: {
@@ -703,23 +753,43 @@ describe('readStats on the fixture directories', () => {
 
   test('v2 root: memory.stat only, io.stat with the empty device lines as zero rows', () => {
     const r = readDir(path.join(V2, 'root'));
-    const zero = (major: number, minor: number) => ({ major, minor, readBytes: 0, writeBytes: 0, readOps: 0, writeOps: 0 });
+    const zero = (major: number, minor: number) => ({ major, minor, device: `${major}:${minor}`, readBytes: 0, writeBytes: 0, readOps: 0, writeOps: 0 });
     assert.deepEqual(r.stats, {
       version: 2,
       cpu: { usageUsec: 5614989, userUsec: 579863, systemUsec: 5035126, nrPeriods: 0, nrThrottled: 0, throttledUsec: 0 },
       memory: {
         stat: {
-          anon: 1966080, file: 982466560, kernel: 9678848, kernel_stack: 507904, sock: 0, shmem: 7544832, file_mapped: 9760768,
-          file_dirty: 1462272, file_writeback: 0, inactive_anon: 946176, active_anon: 49152, inactive_file: 927358976,
-          active_file: 47546368, slab: 4979784, pgfault: 124402, pgmajfault: 403,
+          anon: 1966080,
+          file: 982466560,
+          kernel: 9678848,
+          kernel_stack: 507904,
+          sock: 0,
+          shmem: 7544832,
+          file_mapped: 9760768,
+          file_dirty: 1462272,
+          file_writeback: 0,
+          inactive_anon: 946176,
+          active_anon: 49152,
+          inactive_file: 927358976,
+          active_file: 47546368,
+          slab: 4979784,
+          pgfault: 124402,
+          pgmajfault: 403,
         },
       },
       disk: {
         devices: [
           zero(253, 0),
-          { major: 254, minor: 16, readBytes: 127950848, writeBytes: 0, readOps: 2305, writeOps: 0 },
-          { major: 254, minor: 0, readBytes: 658965504, writeBytes: 258048, readOps: 2870, writeOps: 37 },
-          zero(7, 7), zero(7, 6), zero(7, 5), zero(7, 4), zero(7, 3), zero(7, 2), zero(7, 1), zero(7, 0),
+          { major: 254, minor: 16, device: 'vdb', readBytes: 127950848, writeBytes: 0, readOps: 2305, writeOps: 0 },
+          { major: 254, minor: 0, device: 'vda', readBytes: 658965504, writeBytes: 258048, readOps: 2870, writeOps: 37 },
+          zero(7, 7),
+          zero(7, 6),
+          zero(7, 5),
+          zero(7, 4),
+          zero(7, 3),
+          zero(7, 2),
+          zero(7, 1),
+          zero(7, 0),
         ],
       },
       pressure: {

@@ -183,7 +183,10 @@ describe('a cgroup removed while it is read (real v1 memory cgroup)', () => {
     assert.deepEqual(r.stats, { version: 1, memory: { usage: 0, limit: 104857600 } });
     assert.deepEqual(r.errors, [{ type: 'ENOENT', path: dir, message: `cgroup ${dir} was removed` }]);
     // Nothing is read after the cgroup is known to be gone.
-    assert.deepEqual(reader.files, ['memory.usage_in_bytes', 'memory.limit_in_bytes', 'memory.max_usage_in_bytes'].map((f) => path.join(dir, f)));
+    assert.deepEqual(
+      reader.files,
+      ['memory.usage_in_bytes', 'memory.limit_in_bytes', 'memory.max_usage_in_bytes'].map((f) => path.join(dir, f)),
+    );
     assert.equal(fs.existsSync(dir), false);
   });
 
@@ -259,8 +262,20 @@ describe('permission denied (child process as uid/gid 65534)', () => {
 describe('garbage and truncated files in a fixture copy', () => {
   const cases: Array<{ src: string; file: string; content: string; drop: string[]; why: (f: string) => string }> = [
     { src: V2_LOADED, file: 'memory.stat', content: 'garbage', drop: ['memory.stat'], why: (f) => `cannot parse ${f}: no "key value" line` },
-    { src: V2_LOADED, file: 'cpu.max', content: '50000', drop: ['cpu.maxQuotaUs', 'cpu.maxPeriodUs'], why: (f) => `cannot parse ${f}: expected "QUOTA PERIOD", got "50000"` },
-    { src: V2_LOADED, file: 'memory.current', content: 'garbage\n', drop: ['memory.current'], why: (f) => `cannot parse ${f}: expected an integer, got "garbage\\n"` },
+    {
+      src: V2_LOADED,
+      file: 'cpu.max',
+      content: '50000',
+      drop: ['cpu.maxQuotaUs', 'cpu.maxPeriodUs'],
+      why: (f) => `cannot parse ${f}: expected "QUOTA PERIOD", got "50000"`,
+    },
+    {
+      src: V2_LOADED,
+      file: 'memory.current',
+      content: 'garbage\n',
+      drop: ['memory.current'],
+      why: (f) => `cannot parse ${f}: expected an integer, got "garbage\\n"`,
+    },
     { src: V2_LOADED, file: 'memory.max', content: '1999', drop: [], why: () => '' }, // truncated but still an integer: no error
     { src: V2_LOADED, file: 'pids.max', content: 'lots\n', drop: ['pids.max'], why: (f) => `cannot parse ${f}: expected an integer or max, got "lots\\n"` },
     {
@@ -271,10 +286,28 @@ describe('garbage and truncated files in a fixture copy', () => {
       why: (f) => `cannot parse ${f}: no "key value" line`,
     },
     { src: V2_LOADED, file: 'cpu.pressure', content: 'some avg10=7.97 avg60=1.43', drop: ['pressure.cpu'], why: (f) => `cannot parse ${f}: no some/full line` },
-    { src: V1_FIXTURE, file: 'cpu/cpu.cfs_quota_us', content: '\x00\x01\xff', drop: ['cpu.cfsQuotaUs'], why: (f) => `cannot parse ${f}: expected an integer or max, got "\\u0000\\u0001ÿ"` },
-    { src: V1_FIXTURE, file: 'memory/memory.oom_control', content: 'oom_kill_disable', drop: ['memory.oomKill', 'memory.underOom'], why: (f) => `cannot parse ${f}: no "key value" line` },
+    {
+      src: V1_FIXTURE,
+      file: 'cpu/cpu.cfs_quota_us',
+      content: '\x00\x01\xff',
+      drop: ['cpu.cfsQuotaUs'],
+      why: (f) => `cannot parse ${f}: expected an integer or max, got "\\u0000\\u0001ÿ"`,
+    },
+    {
+      src: V1_FIXTURE,
+      file: 'memory/memory.oom_control',
+      content: 'oom_kill_disable',
+      drop: ['memory.oomKill', 'memory.underOom'],
+      why: (f) => `cannot parse ${f}: no "key value" line`,
+    },
     { src: V1_FIXTURE, file: 'cpuacct/cpuacct.usage_percpu', content: '163347551 13865', drop: [], why: () => '' },
-    { src: V1_FIXTURE, file: 'cpuacct/cpuacct.usage_percpu', content: '163347551 x', drop: ['cpu.percpuNs'], why: (f) => `cannot parse ${f}: expected integers` },
+    {
+      src: V1_FIXTURE,
+      file: 'cpuacct/cpuacct.usage_percpu',
+      content: '163347551 x',
+      drop: ['cpu.percpuNs'],
+      why: (f) => `cannot parse ${f}: expected integers`,
+    },
   ];
   for (const c of cases) {
     test(`${path.basename(c.src)}/${c.file} = ${JSON.stringify(c.content)}`, () => {
@@ -295,7 +328,11 @@ describe('garbage and truncated files in a fixture copy', () => {
 
   test('several bad files at once: one error each, in read order', () => {
     const dir = copyOf(V2_LOADED);
-    for (const [name, content] of [['memory.stat', 'garbage'], ['cpu.max', '50000'], ['io.pressure', '']] as const) {
+    for (const [name, content] of [
+      ['memory.stat', 'garbage'],
+      ['cpu.max', '50000'],
+      ['io.pressure', ''],
+    ] as const) {
       fs.chmodSync(path.join(dir, name), 0o644);
       fs.writeFileSync(path.join(dir, name), content);
     }

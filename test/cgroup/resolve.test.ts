@@ -77,7 +77,10 @@ describe('resolveCgroup on real cgroups', () => {
   function real(): { mounts: CgroupMounts; dirs: Record<(typeof CONTROLLERS)[number], string>; unified: string } {
     if (setupError) throw setupError;
     assert.ok(mounts, 'setup did not run');
-    const dirs = Object.fromEntries(CONTROLLERS.map((c) => [c, path.join(mounts?.v1.get(c)?.mountPoint ?? '?', NAME)])) as Record<(typeof CONTROLLERS)[number], string>;
+    const dirs = Object.fromEntries(CONTROLLERS.map((c) => [c, path.join(mounts?.v1.get(c)?.mountPoint ?? '?', NAME)])) as Record<
+      (typeof CONTROLLERS)[number],
+      string
+    >;
     return { mounts, dirs, unified: path.join(mounts.v2?.mountPoint ?? '?', NAME) };
   }
 
@@ -167,7 +170,10 @@ describe('resolveCgroup on real cgroups', () => {
     assert.deepEqual(r.errors, []);
     assert.equal(r.gone, false);
     assert.deepEqual(r.stats.pids, { current: 1 }, 'pids.max `max` is absent');
-    assert.ok(r.stats.version === 1 && (r.stats.memory?.usage ?? 0) > 0, `memory.usage_in_bytes of a cgroup with a live process: ${JSON.stringify(r.stats.memory)}`);
+    assert.ok(
+      r.stats.version === 1 && (r.stats.memory?.usage ?? 0) > 0,
+      `memory.usage_in_bytes of a cgroup with a live process: ${JSON.stringify(r.stats.memory)}`,
+    );
     assert.equal(fs.readFileSync(path.join(dirs.pids, 'cgroup.procs'), 'utf8'), `${pid}\n`);
   });
 
@@ -212,9 +218,15 @@ describe('resolveCgroup on real cgroups', () => {
     const pid = r.pid;
     assert.equal(fs.existsSync(`/proc/${pid}`), false, `pid ${pid} was reaped`);
     assert.throws(() => resolveCgroup(m, { pid }), isCgroupNotFound(`pid:${pid}`));
-    assert.throws(() => resolveCgroup(m, { pid }), (e: unknown) => e instanceof Error && e.message.includes(`cannot read /proc/${pid}/cgroup: ENOENT`));
+    assert.throws(
+      () => resolveCgroup(m, { pid }),
+      (e: unknown) => e instanceof Error && e.message.includes(`cannot read /proc/${pid}/cgroup: ENOENT`),
+    );
     for (const bad of [0, -1, 1.5, Number.NaN]) {
-      assert.throws(() => resolveCgroup(m, { pid: bad }), (e: unknown) => e instanceof CgroupNotFoundError && e.message === `cgroup not found: pid:${bad} (not a valid pid)`);
+      assert.throws(
+        () => resolveCgroup(m, { pid: bad }),
+        (e: unknown) => e instanceof CgroupNotFoundError && e.message === `cgroup not found: pid:${bad} (not a valid pid)`,
+      );
     }
   });
 });
@@ -259,7 +271,10 @@ describe('resolveCgroup on fixture-copy trees', () => {
     assert.deepEqual(resolveCgroup(m, '/inner'), { version: 2, path: '/inner', dir: path.join(v2, 'inner') });
     assert.deepEqual(resolveCgroup(m, '/sub'), { version: 2, path: '/sub', dir: path.join(v2, 'sub') });
     assert.throws(() => resolveCgroup(m, '/cpu.stat'), isCgroupNotFound('/cpu.stat'));
-    assert.throws(() => resolveCgroup(m, '/missing'), (e: unknown) => e instanceof CgroupNotFoundError && e.message === `cgroup not found: /missing (no directory ${path.join(v2, 'missing')})`);
+    assert.throws(
+      () => resolveCgroup(m, '/missing'),
+      (e: unknown) => e instanceof CgroupNotFoundError && e.message === `cgroup not found: /missing (no directory ${path.join(v2, 'missing')})`,
+    );
     assert.throws(() => resolveCgroup(m, '/../outside'), isOutside('/../outside', v2));
   });
 
@@ -280,13 +295,24 @@ describe('resolveCgroup on fixture-copy trees', () => {
     fs.mkdirSync(path.join(proc, '4242'), { recursive: true });
     fs.mkdirSync(path.join(proc, '4343'), { recursive: true });
     // Seen from the host: full hierarchy paths.
-    fs.writeFileSync(path.join(proc, '4242', 'cgroup'), '4:memory:/docker/abc/task1\n2:cpu:/docker/abc/task1\n1:name=systemd:/docker/abc\n0::/docker/abc/task1\n');
+    fs.writeFileSync(
+      path.join(proc, '4242', 'cgroup'),
+      '4:memory:/docker/abc/task1\n2:cpu:/docker/abc/task1\n1:name=systemd:/docker/abc\n0::/docker/abc/task1\n',
+    );
     // Seen from inside the cgroup namespace: already relative.
     fs.writeFileSync(path.join(proc, '4343', 'cgroup'), '4:memory:/task1\n2:cpu:/task1\n0::/task1\n');
-    const want = { version: 1, path: '/task1', dirs: { cpu: path.join(root, 'cpu/task1'), memory: path.join(root, 'memory/task1') }, unified: path.join(root, 'unified/task1') };
+    const want = {
+      version: 1,
+      path: '/task1',
+      dirs: { cpu: path.join(root, 'cpu/task1'), memory: path.join(root, 'memory/task1') },
+      unified: path.join(root, 'unified/task1'),
+    };
     assert.deepEqual(resolveCgroup(m, { pid: 4242 }, proc), want);
     assert.deepEqual(resolveCgroup(m, { pid: 4343 }, proc), want);
-    assert.throws(() => resolveCgroup(m, { pid: 4444 }, proc), (e: unknown) => e instanceof CgroupNotFoundError && e.message.includes(`cannot read ${path.join(proc, '4444', 'cgroup')}: ENOENT`));
+    assert.throws(
+      () => resolveCgroup(m, { pid: 4444 }, proc),
+      (e: unknown) => e instanceof CgroupNotFoundError && e.message.includes(`cannot read ${path.join(proc, '4444', 'cgroup')}: ENOENT`),
+    );
   });
 
   test('by pid on a v2 tree with a /proc copy: the 0:: line, and its absence', () => {
@@ -302,8 +328,14 @@ describe('resolveCgroup on fixture-copy trees', () => {
       fs.writeFileSync(path.join(proc, pid, 'cgroup'), text);
     }
     assert.deepEqual(resolveCgroup(m, { pid: 10 }, proc), { version: 2, path: '/sub', dir: path.join(v2, 'sub') });
-    assert.throws(() => resolveCgroup(m, { pid: 11 }, proc), (e: unknown) => e instanceof CgroupNotFoundError && e.message.includes('has no 0:: line'));
-    assert.throws(() => resolveCgroup(m, { pid: 12 }, proc), (e: unknown) => e instanceof CgroupNotFoundError && e.message.includes(`its cgroup /gone is not under ${v2}`));
+    assert.throws(
+      () => resolveCgroup(m, { pid: 11 }, proc),
+      (e: unknown) => e instanceof CgroupNotFoundError && e.message.includes('has no 0:: line'),
+    );
+    assert.throws(
+      () => resolveCgroup(m, { pid: 12 }, proc),
+      (e: unknown) => e instanceof CgroupNotFoundError && e.message.includes(`its cgroup /gone is not under ${v2}`),
+    );
     assert.throws(() => resolveCgroup(m, { pid: 13 }, proc), isOutside('/escape', v2));
   });
 

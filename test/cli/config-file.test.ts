@@ -6,9 +6,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { DISCOVERY_OPTIONS, EXPORT_OPTIONS } from '../../src/cli/agent-command.ts';
-import { parseConfigFile, type OptionTable } from '../../src/cli/config-file.ts';
-import { ENGINE_OPTIONS } from '../../src/cli/engine-flags.ts';
+import { parseConfigFile } from '../../src/cli/config-file.ts';
+import { AGENT_OPTIONS, NOT_IN_CONFIG_FILE, type OptionTable } from '../../src/cli/flags.ts';
 import { UsageError } from '../../src/cli/usage-error.ts';
 import { AgentProcess, httpGet, stopAllAgents } from '../helpers/otlp-receiver.ts';
 import { freePort } from '../helpers/peers.ts';
@@ -16,24 +15,32 @@ import { freePort } from '../helpers/peers.ts';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = path.join(repo, 'dist/cli/main.js');
 const V2_LOADED = path.join(repo, 'test/fixtures/cgroup-v2-kernel-6.18/loaded');
-const OPTIONS: OptionTable = { ...ENGINE_OPTIONS, ...EXPORT_OPTIONS, ...DISCOVERY_OPTIONS, config: { type: 'string' } };
-const REFUSED = ['config', 'help'];
+const OPTIONS: OptionTable = AGENT_OPTIONS;
+const REFUSED: readonly string[] = NOT_IN_CONFIG_FILE;
 const parse = (text: string): ReturnType<typeof parseConfigFile> => parseConfigFile(text, 'agent.json', OPTIONS, REFUSED);
 
 describe('parseConfigFile', () => {
   test('strings, numbers as their text, booleans, lists (one string is a list of one)', () => {
-    assert.deepEqual(parse('{"layouts": "containerd,docker", "prometheus-port": 9464, "verbose": true, "layout-pattern": "^/a/(?<id>[^/]+)$", "otlp-header": ["a=1", "b=2"]}'), {
-      layouts: 'containerd,docker',
-      'prometheus-port': '9464',
-      verbose: true,
-      'layout-pattern': ['^/a/(?<id>[^/]+)$'],
-      'otlp-header': ['a=1', 'b=2'],
-    });
+    assert.deepEqual(
+      parse('{"layouts": "containerd,docker", "prometheus-port": 9464, "verbose": true, "layout-pattern": "^/a/(?<id>[^/]+)$", "otlp-header": ["a=1", "b=2"]}'),
+      {
+        layouts: 'containerd,docker',
+        'prometheus-port': '9464',
+        verbose: true,
+        'layout-pattern': ['^/a/(?<id>[^/]+)$'],
+        'otlp-header': ['a=1', 'b=2'],
+      },
+    );
     assert.deepEqual(parse('{}'), {});
   });
 
   test('bad input: a UsageError naming the file and the key, with what is expected', () => {
-    const refused = (text: string, re: RegExp): void => assert.throws(() => parse(text), (e: unknown) => e instanceof UsageError && re.test(e.message), text);
+    const refused = (text: string, re: RegExp): void =>
+      assert.throws(
+        () => parse(text),
+        (e: unknown) => e instanceof UsageError && re.test(e.message),
+        text,
+      );
     refused('{"layouts": ', /^--config agent\.json: not valid JSON/);
     refused('["--layouts"]', /expected a JSON object of flags/);
     refused('null', /expected a JSON object of flags/);
@@ -82,7 +89,7 @@ describe('the agent with --config', () => {
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  test('discovers by the file\'s custom layout and serves on the port given on the command line (flags win)', async () => {
+  test("discovers by the file's custom layout and serves on the port given on the command line (flags win)", async () => {
     // A cgroup2-shaped tree (the v2 fixture's files) with a task at /jobs/tenant-a/j1.
     const root = path.join(tmp, 'root');
     fs.cpSync(V2_LOADED, root, { recursive: true });
@@ -91,7 +98,14 @@ describe('the agent with --config', () => {
     const file = path.join(tmp, 'agent.json');
     fs.writeFileSync(
       file,
-      JSON.stringify({ root, layouts: '', 'layout-pattern': ['^/jobs/(?<namespace>[^/]+)/(?<id>[^/]+)$'], 'prometheus-host': '127.0.0.1', 'prometheus-port': filePort, verbose: true }),
+      JSON.stringify({
+        root,
+        layouts: '',
+        'layout-pattern': ['^/jobs/(?<namespace>[^/]+)/(?<id>[^/]+)$'],
+        'prometheus-host': '127.0.0.1',
+        'prometheus-port': filePort,
+        verbose: true,
+      }),
     );
     const agent = new AgentProcess(['--config', file, '--prometheus-port', String(cliPort)]);
     const url = await agent.prometheusUrl();

@@ -39,7 +39,6 @@ import {
 const SHORT_CONTAINERS = 100;
 const CONCURRENCY = 4;
 
-
 interface ShortRun {
   id: string;
   burnS: number;
@@ -81,7 +80,12 @@ function stopsOf(agent: AgentProcess, ns: string): Map<string, string> {
 function tally(values: Iterable<string>): string {
   const t = new Map<string, number>();
   for (const v of values) t.set(v, (t.get(v) ?? 0) + 1);
-  return [...t].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}=${n}`).join(' ') || '(none)';
+  return (
+    [...t]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k}=${n}`)
+      .join(' ') || '(none)'
+  );
 }
 
 /** Ids whose value (CPU seconds) reaches CAPTURE_CPU_SHARE × their burn. */
@@ -137,7 +141,9 @@ describe('discovery with a real containerd', { timeout: 420_000 }, () => {
     ctrd = await startContainerd();
     rootfs = await makeBusyboxRootfs();
     cal = await calibrateBurn();
-    console.log(`burn calibration: ${cal.nsPerIteration.toFixed(0)} ns of CPU per loop iteration (runs: ${cal.runs.map((r) => (r.cpuNs / 1e6).toFixed(0)).join(', ')} ms for ${cal.runs[0]?.iterations} iterations); 0.2 s = ${cal.iterations(0.2)} iterations`);
+    console.log(
+      `burn calibration: ${cal.nsPerIteration.toFixed(0)} ns of CPU per loop iteration (runs: ${cal.runs.map((r) => (r.cpuNs / 1e6).toFixed(0)).join(', ')} ms for ${cal.runs[0]?.iterations} iterations); 0.2 s = ${cal.iterations(0.2)} iterations`,
+    );
   });
 
   after(async () => {
@@ -148,7 +154,9 @@ describe('discovery with a real containerd', { timeout: 420_000 }, () => {
     console.log(`containerd.test.ts: ${((Date.now() - fileStart) / 1000).toFixed(1)} s in all`);
   });
 
-  it(`catches ${SHORT_CONTAINERS} short --rm containers with their final CPU (Prometheus scrape); containerd's /v1/metrics does not`, { timeout: 240_000 }, async () => {
+  it(`catches ${SHORT_CONTAINERS} short --rm containers with their final CPU (Prometheus scrape); containerd's /v1/metrics does not`, {
+    timeout: 240_000,
+  }, async () => {
     const ns = `ocm-prom-${suffix}`;
     const port = await freePort();
     const agent = new AgentProcess(['-v', '--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)]);
@@ -185,7 +193,10 @@ describe('discovery with a real containerd', { timeout: 420_000 }, () => {
       `  (${SHORT_CONTAINERS} containers, ${CONCURRENCY} at a time, in ${(runMs / 1000).toFixed(1)} s; burns 0.20-0.50 s; series seen at all: ours ${ours.size}, containerd ${theirs.size}; ` +
         `agent stops (trigger/final reading): ${tally(stops.values())})`,
     );
-    assert.ok(oursN >= SHORT_CONTAINERS - 1, `only ${oursN}/${SHORT_CONTAINERS} containers were exported with CPU >= ${CAPTURE_CPU_SHARE} x burn; missed: ${misses(runs, ours, stops)}`);
+    assert.ok(
+      oursN >= SHORT_CONTAINERS - 1,
+      `only ${oursN}/${SHORT_CONTAINERS} containers were exported with CPU >= ${CAPTURE_CPU_SHARE} x burn; missed: ${misses(runs, ours, stops)}`,
+    );
   });
 
   it(`pushes the final readings of ${SHORT_CONTAINERS} short containers over OTLP to VictoriaMetrics`, { timeout: 240_000 }, async () => {
@@ -217,8 +228,13 @@ describe('discovery with a real containerd', { timeout: 420_000 }, () => {
     );
     const n = caught(runs, ours).length;
     const stops = stopsOf(agent, ns);
-    console.log(`captured over OTLP: ours=${n}/${SHORT_CONTAINERS} (${(runMs / 1000).toFixed(1)} s; series seen: ${ours.size}; agent stops: ${tally(stops.values())})`);
-    assert.ok(n >= SHORT_CONTAINERS - 1, `only ${n}/${SHORT_CONTAINERS} containers reached VictoriaMetrics with CPU >= ${CAPTURE_CPU_SHARE} x burn; missed: ${misses(runs, ours, stops)}`);
+    console.log(
+      `captured over OTLP: ours=${n}/${SHORT_CONTAINERS} (${(runMs / 1000).toFixed(1)} s; series seen: ${ours.size}; agent stops: ${tally(stops.values())})`,
+    );
+    assert.ok(
+      n >= SHORT_CONTAINERS - 1,
+      `only ${n}/${SHORT_CONTAINERS} containers reached VictoriaMetrics with CPU >= ${CAPTURE_CPU_SHARE} x burn; missed: ${misses(runs, ours, stops)}`,
+    );
   });
 
   it('agrees with containerd /v1/metrics on a long-running container: CPU within 2 %, memory within 5 %', { timeout: 120_000 }, async () => {
@@ -229,7 +245,22 @@ describe('discovery with a real containerd', { timeout: 420_000 }, () => {
     stopLater.push(() => agent.stop());
     const agentUrl = await agent.prometheusUrl();
     // 0.5 CPU, a 20 MB shell variable, then a busy loop.
-    await ctrd.ctrOk(['-n', ns, 'run', '-d', '--cpus', '0.5', '--memory-limit', String(256 * 1024 * 1024), '--rootfs', rootfs.root, id, '/bin/sh', '-c', 'x=$(head -c 20000000 /dev/zero | tr "\\0" a); while :; do :; done']);
+    await ctrd.ctrOk([
+      '-n',
+      ns,
+      'run',
+      '-d',
+      '--cpus',
+      '0.5',
+      '--memory-limit',
+      String(256 * 1024 * 1024),
+      '--rootfs',
+      rootfs.root,
+      id,
+      '/bin/sh',
+      '-c',
+      'x=$(head -c 20000000 /dev/zero | tr "\\0" a); while :; do :; done',
+    ]);
     try {
       const ours = (page: string): { cpuS: number; memB: number } => {
         const s = parseExposition(page).filter((x) => x.labels.container_namespace === ns && x.labels.container_id === id);
@@ -250,7 +281,10 @@ describe('discovery with a real containerd', { timeout: 420_000 }, () => {
         const o = ours(a.body);
         const t = theirs(b.body);
         if (o.memB > 20e6 && t.memB > 20e6) break;
-        if (Date.now() > deadline) assert.fail(`no readings of ${ns}/${id} with the 20 MB allocated: ours ${JSON.stringify(o)}, containerd ${JSON.stringify(t)}; containerd's page has: ${[...new Set(parseExposition(b.body).map((x) => x.name))].filter((n) => n.startsWith('container_')).join(', ')}`);
+        if (Date.now() > deadline)
+          assert.fail(
+            `no readings of ${ns}/${id} with the 20 MB allocated: ours ${JSON.stringify(o)}, containerd ${JSON.stringify(t)}; containerd's page has: ${[...new Set(parseExposition(b.body).map((x) => x.name))].filter((n) => n.startsWith('container_')).join(', ')}`,
+          );
         await sleep(500);
       }
       await sleep(6_000); // some seconds of throttled CPU
@@ -268,7 +302,11 @@ describe('discovery with a real containerd', { timeout: 420_000 }, () => {
       const kernel = fs.existsSync(acct)
         ? `cpuacct.usage ${(Number(fs.readFileSync(path.join(acct, 'cpuacct.usage'), 'latin1')) / 1e9).toFixed(4)} s, usage_user+usage_sys ${((Number(fs.readFileSync(path.join(acct, 'cpuacct.usage_user'), 'latin1')) + Number(fs.readFileSync(path.join(acct, 'cpuacct.usage_sys'), 'latin1'))) / 1e9).toFixed(4)} s`
         : 'no v1 cpuacct directory';
-      const rows = pairs.map((p) => ({ ...p, cpuDiff: Math.abs(p.ours.cpuS - p.theirs.cpuS) / p.theirs.cpuS, memDiff: Math.abs(p.ours.memB - p.theirs.memB) / p.theirs.memB }));
+      const rows = pairs.map((p) => ({
+        ...p,
+        cpuDiff: Math.abs(p.ours.cpuS - p.theirs.cpuS) / p.theirs.cpuS,
+        memDiff: Math.abs(p.ours.memB - p.theirs.memB) / p.theirs.memB,
+      }));
       for (const p of rows) {
         console.log(
           `long-running: CPU ours ${p.ours.cpuS.toFixed(4)} s vs containerd ${p.theirs.cpuS.toFixed(4)} s (${(p.cpuDiff * 100).toFixed(3)} %); ` +
@@ -300,7 +338,11 @@ describe('discovery with a real containerd', { timeout: 420_000 }, () => {
     // and --trace-gc prints the heap left after it. (RSS alone mostly follows garbage piling up
     // between V8's rare full GCs: it rose and fell by 10-20 MB in earlier runs.)
     const snapDir = fs.mkdtempSync(path.join(ctrd.dir, 'heap-'));
-    const agent = new AgentProcess(['-v', '--layouts=', '--layout-pattern', pattern, '--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)], {}, ['--trace-gc', '--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapDir}`]);
+    const agent = new AgentProcess(['-v', '--layouts=', '--layout-pattern', pattern, '--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)], {}, [
+      '--trace-gc',
+      '--heapsnapshot-signal=SIGUSR2',
+      `--diagnostic-dir=${snapDir}`,
+    ]);
     stopLater.push(() => agent.stop());
     const fullGcs = (): number[] => [...agent.stdout.matchAll(/ ms: Mark-Compact[^\n]*? -> ([\d.]+) \(/g)].map((m) => Number(m[1]));
     const liveHeapMb = async (): Promise<number> => {
@@ -344,7 +386,9 @@ describe('discovery with a real containerd', { timeout: 420_000 }, () => {
           const page = (await httpGet(agentUrl)).body;
           scrapes++;
           const sum = new Map<string, number>();
-          for (const x of parseExposition(page)) if (x.name === 'container_cpu_time_seconds_total' && x.labels.container_namespace === ns) sum.set(x.labels.container_id as string, (sum.get(x.labels.container_id as string) ?? 0) + x.value);
+          for (const x of parseExposition(page))
+            if (x.name === 'container_cpu_time_seconds_total' && x.labels.container_namespace === ns)
+              sum.set(x.labels.container_id as string, (sum.get(x.labels.container_id as string) ?? 0) + x.value);
           for (const [id, v] of sum) cpuSeen.set(id, Math.max(v, cpuSeen.get(id) ?? 0));
         } catch {
           /* the next one */
@@ -361,7 +405,9 @@ describe('discovery with a real containerd', { timeout: 420_000 }, () => {
       for (let k = 0; Date.now() - t0 < CHURN_MS; k++) {
         const id = `c${w}-${k}`;
         started++;
-        const r = await ctrd.ctr(['-n', ns, 'run', '--rm', '--rootfs', rootfs.root, id, '/bin/sh', '-c', cal.script(0.02 + 0.1 * ((k % 6) / 5))], { timeoutMs: 60_000 });
+        const r = await ctrd.ctr(['-n', ns, 'run', '--rm', '--rootfs', rootfs.root, id, '/bin/sh', '-c', cal.script(0.02 + 0.1 * ((k % 6) / 5))], {
+          timeoutMs: 60_000,
+        });
         if (r.code !== 0) failures.push(`${id}: ${r.stderr.trim()}`);
       }
     };

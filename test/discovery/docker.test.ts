@@ -33,7 +33,6 @@ import {
 const CONTAINERS = 20;
 const CONCURRENCY = 4;
 
-
 describe('discovery with a real dockerd', { timeout: 360_000 }, () => {
   let ctrd: Containerd;
   let rootfs: BusyboxRootfs;
@@ -78,7 +77,9 @@ describe('discovery with a real dockerd', { timeout: 360_000 }, () => {
       async (i) => {
         const cidfile = path.join(tmp, `c${i}`);
         const burnS = burnSeconds(i);
-        const result: CmdResult = await dockerd.docker(['run', '--rm', '--cidfile', cidfile, dockerd.image, '/bin/sh', '-c', cal.script(burnS)], { timeoutMs: 120_000 });
+        const result: CmdResult = await dockerd.docker(['run', '--rm', '--cidfile', cidfile, dockerd.image, '/bin/sh', '-c', cal.script(burnS)], {
+          timeoutMs: 120_000,
+        });
         const id = fs.existsSync(cidfile) ? fs.readFileSync(cidfile, 'utf8').trim() : '';
         return { i, id, burnS, result };
       },
@@ -119,7 +120,12 @@ describe('discovery with a real dockerd', { timeout: 360_000 }, () => {
     for (const s of ours20) tally.set(s, (tally.get(s) ?? 0) + 1);
     const mounts = hostCgroupMounts();
     const twinParent = mounts.mode === 'hybrid' && mounts.v2 ? path.join(mounts.v2.mountPoint, 'docker') : undefined;
-    const twin = mounts.mode === 'v2' ? 'pure cgroup2 host (cgroup.events in the task directory itself)' : twinParent && fs.existsSync(twinParent) ? `cgroup2 twin ${twinParent}/<id> present` : 'no cgroup2 twin (cgroup.procs polling)';
+    const twin =
+      mounts.mode === 'v2'
+        ? 'pure cgroup2 host (cgroup.events in the task directory itself)'
+        : twinParent && fs.existsSync(twinParent)
+          ? `cgroup2 twin ${twinParent}/<id> present`
+          : 'no cgroup2 twin (cgroup.procs polling)';
     console.log(`captured: ours=${oursN}/${CONTAINERS} containerd=${theirsN}/${CONTAINERS}`);
     console.log(
       `  (docker run --rm x${CONTAINERS}, ${CONCURRENCY} at a time, ${(runMs / 1000).toFixed(1)} s; ${twin}; ` +
@@ -127,7 +133,14 @@ describe('discovery with a real dockerd', { timeout: 360_000 }, () => {
     );
     const missed = runs
       .filter((r) => !((ours.get(r.id) ?? 0) >= CAPTURE_CPU_SHARE * r.burnS))
-      .map((r) => `${r.id.slice(0, 12)} (burn ${r.burnS.toFixed(2)} s, exported ${ours.get(r.id)?.toFixed(3) ?? 'nothing'}, agent: ${stops.get(r.id) ?? 'no stop logged'})`);
-    assert.equal(oursN, CONTAINERS, `only ${oursN}/${CONTAINERS} docker containers were exported with CPU >= ${CAPTURE_CPU_SHARE} x burn; missed: ${missed.join('; ')}`);
+      .map(
+        (r) =>
+          `${r.id.slice(0, 12)} (burn ${r.burnS.toFixed(2)} s, exported ${ours.get(r.id)?.toFixed(3) ?? 'nothing'}, agent: ${stops.get(r.id) ?? 'no stop logged'})`,
+      );
+    assert.equal(
+      oursN,
+      CONTAINERS,
+      `only ${oursN}/${CONTAINERS} docker containers were exported with CPU >= ${CAPTURE_CPU_SHARE} x burn; missed: ${missed.join('; ')}`,
+    );
   });
 });

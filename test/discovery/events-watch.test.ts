@@ -72,7 +72,10 @@ describe('EventsWatcher on a real cgroup2 directory', () => {
       fs.rmdirSync(dir);
       const n = seen.length;
       await sleep(100);
-      assert.ok(seen.length === n || (seen.length === n + 1 && seen.at(-1) === undefined), `after rmdir, at most one undefined: ${JSON.stringify(seen.slice(n))}`);
+      assert.ok(
+        seen.length === n || (seen.length === n + 1 && seen.at(-1) === undefined),
+        `after rmdir, at most one undefined: ${JSON.stringify(seen.slice(n))}`,
+      );
       handle.close();
       assert.equal(handle.reliable, false, 'a closed watch is no longer relied on');
       assert.equal(w.size, 0, 'the watch ended');

@@ -8,21 +8,20 @@ import type { Attributes } from '@opentelemetry/api';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  BUILTIN_LAYOUT_NAMES,
+  builtinLayout,
   classify,
   DEFAULT_LAYOUTS,
-  containerdLayout,
   customLayout,
-  dockerLayout,
-  kubernetesLayout,
   layoutsFrom,
   matchTask,
-  podmanLayout,
-  systemdLayout,
   worthWatching,
+  type BuiltinLayoutName,
   type DiscoveredTask,
   type Layout,
   type LayoutName,
 } from '../../src/discovery/layouts.ts';
+import { BUILTIN_LAYOUTS } from '../../src/discovery/layouts/registry.ts';
 import { ConfigError } from '../../src/errors.ts';
 
 // Real-looking ids: 64 lowercase hex (runc, docker, CRI), pod UIDs as kubelet writes them.
@@ -92,14 +91,6 @@ const TASKS: Array<{ path: string; layout: LayoutName; namespace: string; id: st
   { path: '/system.slice/nginx.service', layout: 'systemd', namespace: 'systemd', id: 'nginx.service', attributes: { 'systemd.unit': 'nginx.service' } },
 ];
 
-const BUILTIN: Record<Exclude<LayoutName, 'custom'>, () => Layout> = {
-  containerd: containerdLayout,
-  docker: dockerLayout,
-  kubernetes: kubernetesLayout,
-  podman: podmanLayout,
-  systemd: systemdLayout,
-};
-
 function expectTask(layout: Layout, path: string, want: Omit<DiscoveredTask, 'layout'>): void {
   const got = layout.match(path);
   assert.ok(got, `${layout.name} should match ${path}`);
@@ -121,9 +112,9 @@ function othersTasks(name: LayoutName): string[] {
 }
 
 describe('each layout owns exactly its own task paths', () => {
-  for (const [name, make] of Object.entries(BUILTIN) as Array<[Exclude<LayoutName, 'custom'>, () => Layout]>) {
+  for (const name of BUILTIN_LAYOUT_NAMES) {
     test(`${name}: its task paths match with namespace, id and attributes; the others' do not`, () => {
-      const layout = make();
+      const layout = builtinLayout(name);
       assert.equal(layout.name, name);
       const own = TASKS.filter((t) => t.layout === name);
       assert.ok(own.length > 0);
@@ -134,8 +125,8 @@ describe('each layout owns exactly its own task paths', () => {
 });
 
 describe('containerd (/<namespace>/<id>)', () => {
-  const l = containerdLayout();
-  test('never parents, children, system.slice nor the other runtimes\' top-level directories', () => {
+  const l = builtinLayout('containerd');
+  test("never parents, children, system.slice nor the other runtimes' top-level directories", () => {
     expectNone(l, [
       '/',
       '/default',
@@ -157,24 +148,28 @@ describe('containerd (/<namespace>/<id>)', () => {
     ]);
   });
   test('mayContain: only the root and namespace directories', () => {
-    expectWatch(l, ['/', '/default', '/k8s.io', '/moby', '/buildkit'], [
-      '/default/redis',
-      `/k8s.io/${ID}`,
-      '/default/redis/x',
-      '/system.slice',
-      '/user.slice',
-      '/machine.slice',
-      '/init.scope',
-      '/docker',
-      '/kubepods',
-      '/kubepods.slice',
-      '/unified',
-    ]);
+    expectWatch(
+      l,
+      ['/', '/default', '/k8s.io', '/moby', '/buildkit'],
+      [
+        '/default/redis',
+        `/k8s.io/${ID}`,
+        '/default/redis/x',
+        '/system.slice',
+        '/user.slice',
+        '/machine.slice',
+        '/init.scope',
+        '/docker',
+        '/kubepods',
+        '/kubepods.slice',
+        '/unified',
+      ],
+    );
   });
 });
 
 describe('docker (/docker/<id>, /system.slice/docker-<id>.scope)', () => {
-  const l = dockerLayout();
+  const l = builtinLayout('docker');
   test('only full 64-hex ids, never short ids, parents, children or other units', () => {
     expectNone(l, [
       '/docker',
@@ -194,12 +189,16 @@ describe('docker (/docker/<id>, /system.slice/docker-<id>.scope)', () => {
     ]);
   });
   test('mayContain: /, /docker and /system.slice only', () => {
-    expectWatch(l, ['/', '/docker', '/system.slice'], [`/docker/${ID}`, `/system.slice/docker-${ID}.scope`, '/system.slice/docker.service', '/default', '/kubepods', '/user.slice']);
+    expectWatch(
+      l,
+      ['/', '/docker', '/system.slice'],
+      [`/docker/${ID}`, `/system.slice/docker-${ID}.scope`, '/system.slice/docker.service', '/default', '/kubepods', '/user.slice'],
+    );
   });
 });
 
 describe('kubernetes (cgroupfs and systemd drivers)', () => {
-  const l = kubernetesLayout();
+  const l = builtinLayout('kubernetes');
   test('k8s.pod.uid keeps its dashes when the systemd slice escapes them as underscores', () => {
     const t = l.match(`/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/cri-containerd-${ID}.scope`);
     assert.equal(t?.attributes['k8s.pod.uid'], UID);
@@ -278,8 +277,8 @@ describe('kubernetes (cgroupfs and systemd drivers)', () => {
 });
 
 describe('podman (libpod-<id>.scope)', () => {
-  const l = podmanLayout();
-  test('never the container\'s own sub-cgroup (libpod-<id>.scope/container), conmon, parents or short ids', () => {
+  const l = builtinLayout('podman');
+  test("never the container's own sub-cgroup (libpod-<id>.scope/container), conmon, parents or short ids", () => {
     expectNone(l, [
       '/machine.slice',
       `/machine.slice/libpod-${ID}.scope/container`,
@@ -294,7 +293,14 @@ describe('podman (libpod-<id>.scope)', () => {
   test('mayContain: /machine.slice and the rootless user slices, never inside a container', () => {
     expectWatch(
       l,
-      ['/', '/machine.slice', '/user.slice', '/user.slice/user-1000.slice', '/user.slice/user-1000.slice/user@1000.service', '/user.slice/user-1000.slice/user@1000.service/user.slice'],
+      [
+        '/',
+        '/machine.slice',
+        '/user.slice',
+        '/user.slice/user-1000.slice',
+        '/user.slice/user-1000.slice/user@1000.service',
+        '/user.slice/user-1000.slice/user@1000.service/user.slice',
+      ],
       [
         `/machine.slice/libpod-${ID}.scope`,
         `/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-${ID}.scope`,
@@ -310,9 +316,16 @@ describe('podman (libpod-<id>.scope)', () => {
 });
 
 describe('systemd (/system.slice/<unit>.service)', () => {
-  const l = systemdLayout();
+  const l = builtinLayout('systemd');
   test('services only, not scopes, sockets, their children, nor units of other slices', () => {
-    expectNone(l, ['/system.slice', '/system.slice/cron.socket', '/system.slice/nginx.service/child', `/system.slice/docker-${ID}.scope`, '/user.slice/app.service', '/nginx.service']);
+    expectNone(l, [
+      '/system.slice',
+      '/system.slice/cron.socket',
+      '/system.slice/nginx.service/child',
+      `/system.slice/docker-${ID}.scope`,
+      '/user.slice/app.service',
+      '/nginx.service',
+    ]);
   });
   test('mayContain: / and /system.slice only', () => {
     expectWatch(l, ['/', '/system.slice'], ['/system.slice/nginx.service', '/user.slice', '/default', '/docker']);
@@ -338,8 +351,12 @@ describe('custom patterns', () => {
     assert.equal(l.match('/runs'), undefined);
     expectTask(l, '/runs/abc', { namespace: 'custom', id: 'abc', attributes: {} });
   });
-  test('mayContain: the proper prefixes of matching paths, up to the pattern\'s depth (a / inside [^/] is not a level)', () => {
-    expectWatch(customLayout('^/jobs/(?<namespace>[^/]+)/(?<id>[^/]+)$'), ['/', '/jobs', '/jobs/tenant-a'], ['/jobs/tenant-a/job-42', '/jobs/tenant-a/job-42/x', '/jobs/a/b/c']);
+  test("mayContain: the proper prefixes of matching paths, up to the pattern's depth (a / inside [^/] is not a level)", () => {
+    expectWatch(
+      customLayout('^/jobs/(?<namespace>[^/]+)/(?<id>[^/]+)$'),
+      ['/', '/jobs', '/jobs/tenant-a'],
+      ['/jobs/tenant-a/job-42', '/jobs/tenant-a/job-42/x', '/jobs/a/b/c'],
+    );
     expectWatch(customLayout('^/batch/(?<id>\\d+)$'), ['/', '/batch'], ['/batch/1', '/batch/1/2']);
     expectWatch(customLayout('^/a\\/(?<id>[^/]+)$'), ['/', '/a'], ['/a/b']);
   });
@@ -351,7 +368,11 @@ describe('custom patterns', () => {
   });
   test('a pattern without a named group id is a ConfigError', () => {
     for (const p of ['^/jobs/([^/]+)$', '^/jobs/(?<ident>[^/]+)$', '^/jobs/(?<namespace>[^/]+)/([^/]+)$']) {
-      assert.throws(() => customLayout(p), (e: unknown) => e instanceof ConfigError && /\(\?<id>/.test(e.message), p);
+      assert.throws(
+        () => customLayout(p),
+        (e: unknown) => e instanceof ConfigError && /\(\?<id>/.test(e.message),
+        p,
+      );
       assert.throws(() => layoutsFrom([], [p]), ConfigError, p);
     }
   });
@@ -362,7 +383,8 @@ describe('layoutsFrom, matchTask, worthWatching', () => {
     for (const bad of ['contained', 'Docker', 'custom', '', 'k8s']) {
       assert.throws(
         () => layoutsFrom(['containerd', bad]),
-        (e: unknown) => e instanceof ConfigError && e.message.includes(JSON.stringify(bad)) && e.message.includes('containerd, docker, kubernetes, podman, systemd'),
+        (e: unknown) =>
+          e instanceof ConfigError && e.message.includes(JSON.stringify(bad)) && e.message.includes('containerd, docker, kubernetes, podman, systemd'),
         bad,
       );
     }
@@ -372,8 +394,14 @@ describe('layoutsFrom, matchTask, worthWatching', () => {
       layoutsFrom(['containerd', 'systemd', 'podman', 'docker', 'kubernetes']).map((l) => l.name),
       ['kubernetes', 'docker', 'podman', 'systemd', 'containerd'],
     );
-    assert.deepEqual(layoutsFrom(['containerd', 'kubernetes'], ['^/x/(?<id>[^/]+)$']).map((l) => l.name), ['custom', 'kubernetes', 'containerd']);
-    assert.deepEqual(layoutsFrom(['docker', 'docker']).map((l) => l.name), ['docker']);
+    assert.deepEqual(
+      layoutsFrom(['containerd', 'kubernetes'], ['^/x/(?<id>[^/]+)$']).map((l) => l.name),
+      ['custom', 'kubernetes', 'containerd'],
+    );
+    assert.deepEqual(
+      layoutsFrom(['docker', 'docker']).map((l) => l.name),
+      ['docker'],
+    );
     assert.deepEqual(layoutsFrom([]), []);
   });
   test('precedence: kubernetes before containerd for /kubepods/... whatever the order of the names', () => {
@@ -400,12 +428,29 @@ describe('layoutsFrom, matchTask, worthWatching', () => {
     const all = layoutsFrom(['containerd', 'docker', 'kubernetes', 'podman', 'systemd']);
     for (const t of TASKS) assert.equal(matchTask(all, t.path)?.layout, t.layout, t.path);
   });
-  test('worthWatching is the union of the layouts\' bounds', () => {
+  test("worthWatching is the union of the layouts' bounds", () => {
     const layouts = layoutsFrom(DEFAULT_LAYOUTS);
-    for (const p of ['/', '/default', '/docker', '/system.slice', '/kubepods', '/kubepods/burstable', `/kubepods/burstable/pod${UID}`, '/kubepods.slice', '/machine.slice']) {
+    for (const p of [
+      '/',
+      '/default',
+      '/docker',
+      '/system.slice',
+      '/kubepods',
+      '/kubepods/burstable',
+      `/kubepods/burstable/pod${UID}`,
+      '/kubepods.slice',
+      '/machine.slice',
+    ]) {
       assert.equal(worthWatching(layouts, p), true, p);
     }
-    for (const p of ['/default/redis', '/system.slice/cron.service', `/kubepods/burstable/pod${UID}/${ID}`, `/machine.slice/libpod-${ID}.scope`, '/init.scope', '/docker/x/y']) {
+    for (const p of [
+      '/default/redis',
+      '/system.slice/cron.service',
+      `/kubepods/burstable/pod${UID}/${ID}`,
+      `/machine.slice/libpod-${ID}.scope`,
+      '/init.scope',
+      '/docker/x/y',
+    ]) {
       assert.equal(worthWatching(layouts, p), false, p);
     }
     assert.equal(worthWatching([], '/'), false);
@@ -422,8 +467,53 @@ describe('classify: the first layout that claims a directory decides', () => {
     assert.deepEqual(classify(layouts, '/jobs/acme/build-7'), { layout: 'custom', namespace: 'acme', id: 'build-7', attributes: {} });
     // The defaults still work beside it.
     assert.equal(classify(layouts, '/default'), 'descend');
-    assert.deepEqual(classify(layouts, '/default/web'), { layout: 'containerd', namespace: 'default', id: 'web', attributes: { 'container.runtime.name': 'containerd' } });
+    assert.deepEqual(classify(layouts, '/default/web'), {
+      layout: 'containerd',
+      namespace: 'default',
+      id: 'web',
+      attributes: { 'container.runtime.name': 'containerd' },
+    });
     assert.equal(classify(layouts, '/kubepods'), 'descend');
     assert.equal(classify(layouts, '/system.slice/cron.service'), undefined);
+  });
+});
+
+describe('the registry: one entry per built-in layout, everything else derived from it', () => {
+  test('names are unique; the known names, the defaults and layoutsFrom all come from the registry', () => {
+    const names = BUILTIN_LAYOUTS.map((l) => l.name);
+    assert.equal(new Set(names).size, names.length);
+    assert.deepEqual([...BUILTIN_LAYOUT_NAMES], [...names].sort());
+    assert.deepEqual(
+      [...DEFAULT_LAYOUTS],
+      BUILTIN_LAYOUTS.filter((l) => l.onByDefault)
+        .map((l) => l.name)
+        .sort(),
+    );
+    assert.deepEqual(
+      layoutsFrom(BUILTIN_LAYOUT_NAMES).map((l) => l.name),
+      names,
+      'layoutsFrom keeps the registry order (the precedence)',
+    );
+  });
+  test("each layout's task paths lie under one of the top directories it claims", () => {
+    for (const def of BUILTIN_LAYOUTS) {
+      if (def.topDirectories.length === 0) continue;
+      for (const t of TASKS.filter((x) => x.layout === def.name)) {
+        assert.ok(def.topDirectories.includes(t.path.split('/')[1] as string), `${t.path} is not under ${def.topDirectories.join(', ')}`);
+      }
+    }
+  });
+  test('containerd takes none of the directories the other layouts claim, neither as a namespace nor as a task', () => {
+    const l = builtinLayout('containerd');
+    for (const def of BUILTIN_LAYOUTS) {
+      for (const dir of def.topDirectories) {
+        assert.equal(l.mayContain(`/${dir}`), false, `/${dir}`);
+        assert.equal(l.match(`/${dir}/x`), undefined, `/${dir}/x`);
+        assert.equal(l.match(`/default/${dir}`), undefined, `/default/${dir}`);
+      }
+    }
+  });
+  test("a built-in layout's matcher carries its registry name", () => {
+    for (const name of BUILTIN_LAYOUT_NAMES satisfies readonly BuiltinLayoutName[]) assert.equal(builtinLayout(name).name, name);
   });
 });

@@ -18,7 +18,6 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, describe, test, type TestContext } from 'node:test';
 import { hostCgroupMounts, type CgroupMounts, type Hierarchy } from '../../src/cgroup/mounts.ts';
@@ -27,7 +26,7 @@ import { DEFAULT_LAYOUTS, layoutsFrom, type DiscoveredTask, type Layout } from '
 import { Discovery, type DiscoveryEvent, type DiscoveryOptions } from '../../src/discovery/watcher.ts';
 import { CgroupMetrics } from '../../src/metrics/cgroup-metrics.ts';
 import { idsIn, requireV1, selfValue, sleep, spawnBurner, taskPoints, waitFor, type Burner } from '../metrics/helpers.ts';
-import { rmdirRetrySync, sleepSync } from '../helpers/cgroupfs.ts';
+import { rmdirRetrySync } from '../helpers/cgroupfs.ts';
 import { kernelWatchCount } from '../helpers/watches.ts';
 
 const CG = '/sys/fs/cgroup';
@@ -47,7 +46,6 @@ function requireHost(): void {
 }
 
 const hex64 = (): string => randomBytes(32).toString('hex');
-
 
 // ---------------------------------------------------------------------------------------------
 // Trees of real cgroups
@@ -93,7 +91,8 @@ class Tree {
     const hier = (dir: string, controllers: string[]): Hierarchy => ({ mountPoint: dir, root: '/', controllers });
     const v2 = shape === 'v1' ? undefined : hier(`${UNIFIED}/${this.base}`, []);
     const map = new Map<string, Hierarchy>(v1.map((c) => [c, hier(`${CG}/${c}/${this.base}`, [c])]));
-    this.mounts = shape === 'v2' ? { mode: 'v2', v1: new Map(), v2: v2 as Hierarchy } : shape === 'hybrid' ? { mode: 'hybrid', v1: map, v2 } : { mode: 'v1', v1: map };
+    this.mounts =
+      shape === 'v2' ? { mode: 'v2', v1: new Map(), v2: v2 as Hierarchy } : shape === 'hybrid' ? { mode: 'hybrid', v1: map, v2 } : { mode: 'v1', v1: map };
   }
 
   /** The hierarchy roots that are cgroup v1 / cgroup2. */
@@ -108,7 +107,7 @@ class Tree {
   mkdir(rel: string, roots: readonly string[] = this.roots): void {
     const segs = rel.split('/').filter(Boolean);
     for (let i = 1; i <= segs.length; i++) {
-      const p = '/' + segs.slice(0, i).join('/');
+      const p = `/${segs.slice(0, i).join('/')}`;
       let madeHere = false;
       for (const r of roots) {
         if (fs.existsSync(r + p)) continue;
@@ -162,7 +161,6 @@ class Tree {
   }
 }
 
-
 async function burner(ms: number): Promise<Burner> {
   const b = await spawnBurner(ms);
   liveChildren.add(b);
@@ -212,7 +210,11 @@ class Recorder {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.resolve !== done);
-        reject(new Error(`no '${type}' event #${nth} for ${p} within ${timeoutMs} ms; events: ${JSON.stringify(this.all.map((r) => r.e.type + ' ' + ('path' in r.e ? r.e.path : '')))}`));
+        reject(
+          new Error(
+            `no '${type}' event #${nth} for ${p} within ${timeoutMs} ms; events: ${JSON.stringify(this.all.map((r) => `${r.e.type} ${'path' in r.e ? r.e.path : ''}`))}`,
+          ),
+        );
       }, timeoutMs);
       const done = (r: Rec): void => {
         clearTimeout(timer);
@@ -239,7 +241,12 @@ interface Harness {
 }
 
 /** A tree, an engine like the agent's (onGone: stop), a producer and a started Discovery; cleaned up after `fn`. */
-async function withDiscovery(shape: Shape | 'host', layouts: Layout[], options: Omit<DiscoveryOptions, 'layouts' | 'onEvent'>, fn: (h: Harness) => Promise<void>): Promise<void> {
+async function withDiscovery(
+  shape: Shape | 'host',
+  layouts: Layout[],
+  options: Omit<DiscoveryOptions, 'layouts' | 'onEvent'>,
+  fn: (h: Harness) => Promise<void>,
+): Promise<void> {
   const tree = new Tree(shape);
   const rec = new Recorder();
   const engine = shape === 'host' ? new CgroupMetrics({ onGone: 'stop' }) : new CgroupMetrics({ mounts: tree.mounts, onGone: 'stop' });
@@ -276,7 +283,13 @@ function watchReport(paths: readonly string[]): string {
   for (const fd of fs.readdirSync('/proc/self/fd')) {
     try {
       if (fs.readlinkSync(`/proc/self/fd/${fd}`) !== 'anon_inode:inotify') continue;
-      lines.push(...fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').split('\n').filter((l) => l.startsWith('inotify wd:')).map((l) => l.replace(/ mask:.*$/, '')));
+      lines.push(
+        ...fs
+          .readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8')
+          .split('\n')
+          .filter((l) => l.startsWith('inotify wd:'))
+          .map((l) => l.replace(/ mask:.*$/, '')),
+      );
     } catch {
       // closed meanwhile
     }
@@ -356,7 +369,12 @@ function cases(): Case[] {
       name: 'kubernetes systemd .slice/cri-containerd-<64hex>.scope',
       layouts: defaults,
       task: `${k8sSlice}/cri-containerd-${id}.scope`,
-      want: { layout: 'kubernetes', namespace: 'k8s.io', id, attributes: { 'k8s.pod.uid': uid, 'k8s.pod.qos_class': 'burstable', 'container.runtime.name': 'containerd' } },
+      want: {
+        layout: 'kubernetes',
+        namespace: 'k8s.io',
+        id,
+        attributes: { 'k8s.pod.uid': uid, 'k8s.pod.qos_class': 'burstable', 'container.runtime.name': 'containerd' },
+      },
       watched: ['/', '/kubepods.slice', '/kubepods.slice/kubepods-burstable.slice', k8sSlice],
     },
     {
@@ -385,13 +403,18 @@ async function discoverRunAndStop(t: TestContext, shape: Shape, c: Case): Promis
     // The runtime makes the parents (namespace, QoS, pod directories) while discovery runs.
     tree.mkdir(parentOf(c.task));
     await waitFor(() => discovery.watchCount === c.watched.length, 2000, `watches on ${c.watched.join(', ')}`);
-    assert.equal(await kernelWatches(), discovery.watchCount, 'watches the kernel holds for this process (inotify + open cgroup.events) = Discovery.watchCount');
+    assert.equal(
+      await kernelWatches(),
+      discovery.watchCount,
+      'watches the kernel holds for this process (inotify + open cgroup.events) = Discovery.watchCount',
+    );
 
     const t0 = performance.now();
     tree.mkdir(c.task);
     const added = await rec.wait('added', c.task, 2000);
     const latency = added.at - t0;
-    (addLatencies[shape] ??= []).push(latency);
+    addLatencies[shape] ??= [];
+    addLatencies[shape].push(latency);
     t.diagnostic(`mkdir → added ${latency.toFixed(2)} ms`);
     assert.ok(latency < ADD_LATENCY_MS, `added ${latency.toFixed(1)} ms after mkdir (limit ${ADD_LATENCY_MS} ms)`);
     assert.deepEqual(added.e.task, c.want);
@@ -406,7 +429,10 @@ async function discoverRunAndStop(t: TestContext, shape: Shape, c: Case): Promis
     const stopped = await rec.wait('stopped', c.task, 3000);
     assert.equal(stopped.e.trigger, shape === 'v1' ? 'empty' : 'populated');
     assert.equal(stopped.e.result.source, 'read', 'the final reading was read from the cgroup, not a fallback');
-    assert.ok(cpuUsed(stopped.e.result.stats) > 0, `final reading has CPU time (burner used ${burnt.cpuMs.toFixed(0)} ms): ${JSON.stringify(stopped.e.result.stats?.cpu)}`);
+    assert.ok(
+      cpuUsed(stopped.e.result.stats) > 0,
+      `final reading has CPU time (burner used ${burnt.cpuMs.toFixed(0)} ms): ${JSON.stringify(stopped.e.result.stats?.cpu)}`,
+    );
     assert.deepEqual(stopped.e.task, c.want);
     t.diagnostic(`exit → stopped ${(stopped.at - (t0 + 0)).toFixed(0)} ms after mkdir; trigger ${stopped.e.trigger}`);
 
@@ -418,7 +444,14 @@ async function discoverRunAndStop(t: TestContext, shape: Shape, c: Case): Promis
     assert.equal(discovery.taskCount, 0);
     assert.equal(discovery.watchCount, c.watched.length, 'the cgroup.events watch is gone with the task');
     const roots = tree.roots;
-    assert.equal(await kernelWatches(), discovery.watchCount, watchReport([...roots.flatMap((r) => c.watched.map((w) => r + (w === '/' ? '' : w))), ...roots.flatMap((r) => [r + c.task, `${r}${c.task}/cgroup.events`])]));
+    assert.equal(
+      await kernelWatches(),
+      discovery.watchCount,
+      watchReport([
+        ...roots.flatMap((r) => c.watched.map((w) => r + (w === '/' ? '' : w))),
+        ...roots.flatMap((r) => [r + c.task, `${r}${c.task}/cgroup.events`]),
+      ]),
+    );
 
     // The runtime removes the directories after the final reading: nothing more happens.
     await tree.rmdir(c.task);
@@ -613,7 +646,7 @@ test('hybrid: a cgroup2 twin made after the task was added still gives the popul
     tree.mkdir('/ns/late', tree.v1Roots);
     await rec.wait('added', '/ns/late');
     tree.mkdir('/ns/late', tree.v2Roots); // the runtime makes the twin last
-    await waitFor(() => discovery.watchCount === 3, 1000, 'the twin\'s cgroup.events watched');
+    await waitFor(() => discovery.watchCount === 3, 1000, "the twin's cgroup.events watched");
     const b = await burner(30);
     tree.enter('/ns/late', b.pid);
     await b.burn();

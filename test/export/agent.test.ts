@@ -10,9 +10,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { DISCOVERY_OPTIONS, EXPORT_OPTIONS } from '../../src/cli/agent-command.ts';
-import { ENGINE_OPTIONS } from '../../src/cli/engine-flags.ts';
-import { AgentProcess, CLI, OtlpReceiver, childEnv, httpGet, pointsOf, stopAllAgents, valueOf } from '../helpers/otlp-receiver.ts';
+import { DISCOVERY_OPTIONS, ENGINE_OPTIONS, EXPORT_OPTIONS } from '../../src/cli/flags.ts';
+import { AgentProcess, CLI, OtlpReceiver, childEnv, httpGet, pointsOf, stopAllAgents, pointValue } from '../helpers/otlp-receiver.ts';
 import { freePort, promtoolCheckMetrics } from '../helpers/peers.ts';
 import { V1Cgroup, spawnBurner, type Burner } from '../metrics/helpers.ts';
 
@@ -38,7 +37,17 @@ describe('SIGTERM and SIGINT: the final reading of a real v1 cgroup goes out bef
         burner = await spawnBurner(300);
         cg.enter(burner.pid);
         const started = Date.now();
-        agent = new AgentProcess(['--exporter', 'otlp', '--otlp-endpoint', rx.url, '--interval', '60000', '--no-discovery', '--task', `default/sig=${cg.path}`]);
+        agent = new AgentProcess([
+          '--exporter',
+          'otlp',
+          '--otlp-endpoint',
+          rx.url,
+          '--interval',
+          '60000',
+          '--no-discovery',
+          '--task',
+          `default/sig=${cg.path}`,
+        ]);
         await agent.waitForStderr(/pushing OTLP \(http\/protobuf\) every 60000 ms/);
         const burnt = await burner.burn();
         const kernel = cg.cpuNs();
@@ -57,16 +66,21 @@ describe('SIGTERM and SIGINT: the final reading of a real v1 cgroup goes out bef
         assert.equal(rx.requests.length, 1, 'exactly one push: the final one');
         const req = rx.requests[0];
         assert.ok(req?.ok, `the final push was not accepted: ${req?.decodeError}`);
-        const user = valueOf(req.body, 'container.cpu.time', { 'container.id': 'sig', 'cpu.mode': 'user' });
-        const system = valueOf(req.body, 'container.cpu.time', { 'container.id': 'sig', 'cpu.mode': 'system' });
+        const user = pointValue(req.body, 'container.cpu.time', { 'container.id': 'sig', 'cpu.mode': 'user' });
+        const system = pointValue(req.body, 'container.cpu.time', { 'container.id': 'sig', 'cpu.mode': 'system' });
         const burntS = burnt.cpuMs / 1000;
-        console.log(`# ${sig}: burnt ${burntS.toFixed(3)} s of CPU; the final push says user ${user} + system ${system} = ${(user + system).toFixed(3)} s (kernel ${((kernel.user + kernel.sys) / 1e9).toFixed(3)} s)`);
+        console.log(
+          `# ${sig}: burnt ${burntS.toFixed(3)} s of CPU; the final push says user ${user} + system ${system} = ${(user + system).toFixed(3)} s (kernel ${((kernel.user + kernel.sys) / 1e9).toFixed(3)} s)`,
+        );
         assert.ok(user + system >= 0.8 * burntS, `final reading ${user + system} s < 0.8 × ${burntS} s burnt`);
         // The reading is the kernel's own counter (the burner had exited: nothing moves any more).
         assert.ok(Math.abs(user - kernel.user / 1e9) < 0.005, `user ${user} vs cpuacct.usage_user ${kernel.user / 1e9}`);
         assert.ok(Math.abs(system - kernel.sys / 1e9) < 0.005, `system ${system} vs cpuacct.usage_sys ${kernel.sys / 1e9}`);
-        assert.ok(pointsOf(req.body, 'container.memory.usage').some((p) => p.attributes['container.id'] === 'sig'), 'memory is in the final reading too');
-        assert.equal(valueOf(req.body, 'cgroup_metrics.tasks'), 0, 'the task is no longer registered');
+        assert.ok(
+          pointsOf(req.body, 'container.memory.usage').some((p) => p.attributes['container.id'] === 'sig'),
+          'memory is in the final reading too',
+        );
+        assert.equal(pointValue(req.body, 'cgroup_metrics.tasks'), 0, 'the task is no longer registered');
       } finally {
         burner?.kill();
         await agent?.stop();
@@ -113,22 +127,77 @@ describe('the agent without a task', () => {
 describe('bad input: exit code and one line on stderr, nothing started', () => {
   const cases: Array<{ what: string; args: string[]; env?: Record<string, string>; code: number; line: RegExp }> = [
     { what: 'an unknown flag', args: ['--bogus'], code: 2, line: /^otel-cgroup-metrics: Unknown option '--bogus'/ },
-    { what: 'a flag without its value', args: ['--prometheus-port'], code: 2, line: /^otel-cgroup-metrics: Option '--prometheus-port <value>' argument missing$/ },
+    {
+      what: 'a flag without its value',
+      args: ['--prometheus-port'],
+      code: 2,
+      line: /^otel-cgroup-metrics: Option '--prometheus-port <value>' argument missing$/,
+    },
     { what: 'a flag followed by another flag', args: ['--otlp-endpoint', '--interval', '5'], code: 2, line: /--otlp-endpoint.*ambiguous/ },
     { what: 'a positional argument', args: ['--no-discovery', 'extra'], code: 2, line: /Unexpected argument 'extra'/ },
     { what: 'an unknown command', args: ['frobnicate'], code: 2, line: /unknown command "frobnicate"; see --help$/ },
     { what: 'a malformed --task', args: ['--task', 'nonsense'], code: 2, line: /--task "nonsense": expected NAMESPACE\/ID=CGROUP/ },
-    { what: 'an unknown exporter (flag)', args: ['--exporter', 'zipkin'], code: 2, line: /^otel-cgroup-metrics: --exporter: unknown exporter "zipkin"; use prometheus, otlp, console or none/ },
-    { what: 'an unknown exporter (OTEL_METRICS_EXPORTER)', args: [], env: { OTEL_METRICS_EXPORTER: 'otlp,jaeger' }, code: 2, line: /^otel-cgroup-metrics: OTEL_METRICS_EXPORTER: unknown exporter "jaeger"/ },
-    { what: 'grpc', args: ['--exporter', 'otlp'], env: { OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'grpc' }, code: 2, line: /^otel-cgroup-metrics: OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: grpc is not supported; use http\/protobuf \(default\) or http\/json$/ },
+    {
+      what: 'an unknown exporter (flag)',
+      args: ['--exporter', 'zipkin'],
+      code: 2,
+      line: /^otel-cgroup-metrics: --exporter: unknown exporter "zipkin"; use prometheus, otlp, console or none/,
+    },
+    {
+      what: 'an unknown exporter (OTEL_METRICS_EXPORTER)',
+      args: [],
+      env: { OTEL_METRICS_EXPORTER: 'otlp,jaeger' },
+      code: 2,
+      line: /^otel-cgroup-metrics: OTEL_METRICS_EXPORTER: unknown exporter "jaeger"/,
+    },
+    {
+      what: 'grpc',
+      args: ['--exporter', 'otlp'],
+      env: { OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'grpc' },
+      code: 2,
+      line: /^otel-cgroup-metrics: OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: grpc is not supported; use http\/protobuf \(default\) or http\/json$/,
+    },
     { what: 'a bad interval', args: ['--interval', '0'], code: 2, line: /--interval must be a positive integer, got "0"/ },
     { what: 'a bad port variable', args: [], env: { OTEL_EXPORTER_PROMETHEUS_PORT: 'x' }, code: 2, line: /Prometheus port must be 0-65535, got "x"/ },
     { what: 'an unknown metric group', args: ['--groups', 'cpu,gpu'], code: 2, line: /unknown metric group "gpu"/ },
-    { what: 'a --root that does not exist', args: ['--root', '/nonexistent/ocm-root', '--task', 'default/a=/'], code: 1, line: /^otel-cgroup-metrics: no cgroup hierarchy found: cannot read --root \/nonexistent\/ocm-root: ENOENT/ },
+    {
+      what: 'a --root that does not exist',
+      args: ['--root', '/nonexistent/ocm-root', '--task', 'default/a=/'],
+      code: 1,
+      line: /^otel-cgroup-metrics: no cgroup hierarchy found: cannot read --root \/nonexistent\/ocm-root: ENOENT/,
+    },
     { what: 'a --root that is a file', args: ['--root', '/etc/hostname'], code: 1, line: /cannot read --root \/etc\/hostname: ENOTDIR/ },
-    { what: 'a --root that is no cgroup tree', args: ['--root', '/etc', '--task', 'default/a=/'], code: 1, line: /^otel-cgroup-metrics: no cgroup hierarchy found: --root \/etc is neither a cgroup2 directory/ },
-    { what: 'a task cgroup that does not exist', args: ['--root', V2_ROOT, '--task', 'default/x=/nope'], code: 1, line: /^otel-cgroup-metrics: cgroup not found: \/nope/ },
-    { what: 'a task given twice', args: ['--root', V2_ROOT, '--task', 'default/a=/', '--task', 'default/a=/'], code: 2, line: /--task default\/a is given twice/ },
+    {
+      what: 'a --root that is no cgroup tree',
+      args: ['--root', '/etc', '--task', 'default/a=/'],
+      code: 1,
+      line: /^otel-cgroup-metrics: no cgroup hierarchy found: --root \/etc is neither a cgroup2 directory/,
+    },
+    {
+      what: 'a task cgroup that does not exist',
+      args: ['--root', V2_ROOT, '--task', 'default/x=/nope'],
+      code: 1,
+      line: /^otel-cgroup-metrics: cgroup not found: \/nope/,
+    },
+    {
+      what: 'a task given twice',
+      args: ['--root', V2_ROOT, '--task', 'default/a=/', '--task', 'default/a=/'],
+      code: 2,
+      line: /--task default\/a is given twice/,
+    },
+    // Every flag is checked before the host is looked at: a usage error wins over an unusable root.
+    {
+      what: 'a malformed --task beside a --root that does not exist',
+      args: ['--root', '/nonexistent/ocm-root', '--task', 'nonsense'],
+      code: 2,
+      line: /--task "nonsense": expected NAMESPACE\/ID=CGROUP/,
+    },
+    {
+      what: 'a bad --rescan-interval beside a --root that does not exist',
+      args: ['--root', '/nonexistent/ocm-root', '--rescan-interval', '0'],
+      code: 2,
+      line: /--rescan-interval/,
+    },
   ];
   for (const c of cases) {
     test(`${c.what} → exit ${c.code}`, () => {
@@ -146,10 +215,19 @@ describe('bad input: exit code and one line on stderr, nothing started', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocm-noread-'));
     try {
       fs.chmodSync(dir, 0o000);
-      const r = spawnSync(process.execPath, [CLI, '--root', dir, '--task', 'default/a=/'], { encoding: 'utf8', timeout: 20_000, env: childEnv(), uid: 65534, gid: 65534, cwd: os.tmpdir() });
+      const r = spawnSync(process.execPath, [CLI, '--root', dir, '--task', 'default/a=/'], {
+        encoding: 'utf8',
+        timeout: 20_000,
+        env: childEnv(),
+        uid: 65534,
+        gid: 65534,
+        cwd: os.tmpdir(),
+      });
       assert.equal(r.error, undefined, String(r.error));
       assert.equal(r.status, 1, r.stderr);
-      assert.deepEqual(r.stderr.split('\n').filter(Boolean), [`otel-cgroup-metrics: no cgroup hierarchy found: cannot read --root ${dir}: EACCES: permission denied, scandir '${dir}'`]);
+      assert.deepEqual(r.stderr.split('\n').filter(Boolean), [
+        `otel-cgroup-metrics: no cgroup hierarchy found: cannot read --root ${dir}: EACCES: permission denied, scandir '${dir}'`,
+      ]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -182,7 +260,19 @@ describe('--help', () => {
     }
     for (const m of fs.readFileSync(path.join(REPO, 'src/cli/agent-command.ts'), 'utf8').matchAll(/process\.env\.(OTEL_[A-Z0-9_]+)/g)) vars.add(m[1] as string);
     // config.ts, as the brief names it (a guard against the scan finding nothing):
-    for (const v of ['OTEL_METRICS_EXPORTER', 'OTEL_EXPORTER_PROMETHEUS_HOST', 'OTEL_EXPORTER_PROMETHEUS_PORT', 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE', 'OTEL_METRIC_EXPORT_INTERVAL', 'OTEL_METRIC_EXPORT_TIMEOUT', 'OTEL_SERVICE_NAME', 'OTEL_RESOURCE_ATTRIBUTES', 'OTEL_EXPORTER_OTLP_ENDPOINT']) {
+    for (const v of [
+      'OTEL_METRICS_EXPORTER',
+      'OTEL_EXPORTER_PROMETHEUS_HOST',
+      'OTEL_EXPORTER_PROMETHEUS_PORT',
+      'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL',
+      'OTEL_EXPORTER_OTLP_PROTOCOL',
+      'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE',
+      'OTEL_METRIC_EXPORT_INTERVAL',
+      'OTEL_METRIC_EXPORT_TIMEOUT',
+      'OTEL_SERVICE_NAME',
+      'OTEL_RESOURCE_ATTRIBUTES',
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+    ]) {
       assert.ok(vars.has(v), `${v} is no longer read? found ${[...vars].join(', ')}`);
     }
     // What the OTLP exporter reads itself (otlp.ts passes only what flags set).
@@ -193,6 +283,7 @@ describe('--help', () => {
   test('collect --help documents the engine flags and its own', () => {
     const r = run(['collect', '--help']);
     assert.equal(r.code, 0);
-    for (const f of [...Object.keys(ENGINE_OPTIONS), 'format', 'no-unit-suffixes']) assert.match(r.stdout, new RegExp(`--${f}\\b`), `collect --help lacks --${f}`);
+    for (const f of [...Object.keys(ENGINE_OPTIONS), 'format', 'no-unit-suffixes'])
+      assert.match(r.stdout, new RegExp(`--${f}\\b`), `collect --help lacks --${f}`);
   });
 });

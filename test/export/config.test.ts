@@ -38,14 +38,17 @@ describe('defaults', () => {
   });
 
   test('empty and blank variables count as unset', () => {
-    const c = resolve({}, {
-      OTEL_METRICS_EXPORTER: '  ',
-      OTEL_EXPORTER_PROMETHEUS_HOST: '',
-      OTEL_EXPORTER_PROMETHEUS_PORT: ' ',
-      OTEL_EXPORTER_OTLP_PROTOCOL: '',
-      OTEL_METRIC_EXPORT_INTERVAL: '',
-      OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: '',
-    });
+    const c = resolve(
+      {},
+      {
+        OTEL_METRICS_EXPORTER: '  ',
+        OTEL_EXPORTER_PROMETHEUS_HOST: '',
+        OTEL_EXPORTER_PROMETHEUS_PORT: ' ',
+        OTEL_EXPORTER_OTLP_PROTOCOL: '',
+        OTEL_METRIC_EXPORT_INTERVAL: '',
+        OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: '',
+      },
+    );
     assert.deepEqual(c.exporters, ['prometheus']);
     assert.equal(c.prometheus.host, 'localhost');
     assert.equal(c.prometheus.port, 9464);
@@ -88,7 +91,10 @@ describe('Prometheus endpoint', () => {
   });
 
   test('--prometheus-host/--prometheus-port win over the variables', () => {
-    const c = resolve({ 'prometheus-host': '127.0.0.1', 'prometheus-port': '19464' }, { OTEL_EXPORTER_PROMETHEUS_HOST: '0.0.0.0', OTEL_EXPORTER_PROMETHEUS_PORT: '9100' });
+    const c = resolve(
+      { 'prometheus-host': '127.0.0.1', 'prometheus-port': '19464' },
+      { OTEL_EXPORTER_PROMETHEUS_HOST: '0.0.0.0', OTEL_EXPORTER_PROMETHEUS_PORT: '9100' },
+    );
     assert.equal(c.prometheus.host, '127.0.0.1');
     assert.equal(c.prometheus.port, 19464);
   });
@@ -113,7 +119,10 @@ describe('OTLP', () => {
   test('protocol: OTEL_EXPORTER_OTLP_METRICS_PROTOCOL over OTEL_EXPORTER_OTLP_PROTOCOL, the flag over both', () => {
     assert.equal(resolve({}, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).otlp.protocol, 'http/json');
     assert.equal(resolve({}, { OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }).otlp.protocol, 'http/json');
-    assert.equal(resolve({}, { OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).otlp.protocol, 'http/protobuf');
+    assert.equal(
+      resolve({}, { OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).otlp.protocol,
+      'http/protobuf',
+    );
     assert.equal(resolve({ 'otlp-protocol': 'http/protobuf' }, { OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json' }).otlp.protocol, 'http/protobuf');
     // The specific variable shadows a bad generic one.
     assert.equal(resolve({}, { OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }).otlp.protocol, 'http/json');
@@ -122,7 +131,11 @@ describe('OTLP', () => {
   test('grpc is refused clearly, naming the flag or variable that asked for it', () => {
     refuses({ 'otlp-protocol': 'grpc' }, {}, /^--otlp-protocol: grpc is not supported; use http\/protobuf \(default\) or http\/json$/);
     refuses({}, { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, /^OTEL_EXPORTER_OTLP_PROTOCOL: grpc is not supported/);
-    refuses({}, { OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, /^OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: grpc is not supported/);
+    refuses(
+      {},
+      { OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' },
+      /^OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: grpc is not supported/,
+    );
     refuses({}, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/thrift' }, /unknown OTLP protocol "http\/thrift"/);
   });
 
@@ -134,7 +147,10 @@ describe('OTLP', () => {
   });
 
   test('headers: repeated K=V, the value may hold "=", a pair without "=" is refused', () => {
-    assert.deepEqual(resolve({ 'otlp-header': ['Authorization=Bearer abc==', 'x-tenant = t1'] }).otlp.headers, { Authorization: 'Bearer abc==', 'x-tenant': 't1' });
+    assert.deepEqual(resolve({ 'otlp-header': ['Authorization=Bearer abc==', 'x-tenant = t1'] }).otlp.headers, {
+      Authorization: 'Bearer abc==',
+      'x-tenant': 't1',
+    });
     assert.equal(resolve({ 'otlp-header': [] }).otlp.headers, undefined);
     refuses({ 'otlp-header': ['novalue'] }, {}, /--otlp-header "novalue": expected KEY=VALUE/);
     refuses({ 'otlp-header': ['=v'] }, {}, /expected KEY=VALUE/);
@@ -154,7 +170,11 @@ describe('OTLP', () => {
     assert.equal(resolve({}, { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'Delta' }).otlp.temporality, 'delta');
     assert.equal(resolve({}, { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'LowMemory' }).otlp.temporality, 'lowmemory');
     assert.equal(resolve({ 'otlp-temporality': 'cumulative' }, { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta' }).otlp.temporality, 'cumulative');
-    refuses({}, { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'sometimes' }, /OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: unknown temporality "sometimes"/);
+    refuses(
+      {},
+      { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'sometimes' },
+      /OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: unknown temporality "sometimes"/,
+    );
     refuses({ 'otlp-temporality': 'gauge' }, {}, /--otlp-temporality: unknown temporality "gauge"/);
   });
 });
@@ -206,7 +226,14 @@ test('a full set of flags overrides a full environment', () => {
   assert.deepEqual(c, {
     exporters: ['otlp', 'prometheus'],
     prometheus: { host: '127.0.0.1', port: 9999, path: '/x', unitSuffixes: false, finalHoldMs: 30_000 },
-    otlp: { protocol: 'http/protobuf', endpoint: 'https://c:4318/v1/metrics', headers: { a: '1' }, compression: 'gzip', timeoutMs: 2000, temporality: 'cumulative' },
+    otlp: {
+      protocol: 'http/protobuf',
+      endpoint: 'https://c:4318/v1/metrics',
+      headers: { a: '1' },
+      compression: 'gzip',
+      timeoutMs: 2000,
+      temporality: 'cumulative',
+    },
     intervalMs: 10_000,
     exportTimeoutMs: 10_000,
   });

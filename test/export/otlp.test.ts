@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { sysfsDeviceNames } from '../../src/cgroup/devices.ts';
 import { CATALOG, SELF_METRICS } from '../../src/metrics/catalog.ts';
 import {
   AGGREGATION_TEMPORALITY_CUMULATIVE,
@@ -26,7 +27,7 @@ import {
   pointsWith,
   resourceOf,
   stopAllAgents,
-  valueOf,
+  pointValue,
   type ExportMetricsServiceRequest,
   type ReceivedRequest,
 } from '../helpers/otlp-receiver.ts';
@@ -60,6 +61,8 @@ function writableV2(): { root: string; setCpuUserUsec(usec: number): void } {
   };
 }
 
+/** The agent names block devices from this host's /sys: the fixture's 254:0 is whatever that is here. */
+const DISK_254_0 = sysfsDeviceNames().name(254, 0);
 /** OTel-named values of the v2 `loaded` fixture (read off its files by the stats tests). */
 const V2_VALUES: Array<[string, Record<string, string>, number, 'int' | 'double']> = [
   ['container.cpu.time', { 'cpu.mode': 'user' }, 0.840607, 'double'],
@@ -73,9 +76,9 @@ const V2_VALUES: Array<[string, Record<string, string>, number, 'int' | 'double'
   ['container.memory.usage.max', {}, 96116736, 'int'],
   ['container.pids.current', {}, 2, 'int'],
   ['container.pids.limit', {}, 64, 'int'],
-  ['container.disk.io', { 'disk.io.direction': 'read', 'system.device': 'vda' }, 1306624, 'int'],
-  ['container.disk.io', { 'disk.io.direction': 'write', 'system.device': 'vda' }, 209715200, 'int'],
-  ['container.disk.operations', { 'disk.io.direction': 'write', 'system.device': 'vda' }, 201, 'int'],
+  ['container.disk.io', { 'disk.io.direction': 'read', 'system.device': DISK_254_0 }, 1306624, 'int'],
+  ['container.disk.io', { 'disk.io.direction': 'write', 'system.device': DISK_254_0 }, 209715200, 'int'],
+  ['container.disk.operations', { 'disk.io.direction': 'write', 'system.device': DISK_254_0 }, 201, 'int'],
   ['container.pressure.time', { 'pressure.resource': 'cpu', 'pressure.type': 'some' }, 1.869311, 'double'],
   ['container.pressure.time', { 'pressure.resource': 'io', 'pressure.type': 'full' }, 0.042839, 'double'],
 ];
@@ -100,15 +103,35 @@ function assertFixtureValues(body: ExportMetricsServiceRequest, id = 'a'): void 
 
 // ------------------------------------------------------------------ a real OTLP receiver
 
-describe('VictoriaMetrics receives the agent\'s protobuf pushes', () => {
+describe("VictoriaMetrics receives the agent's protobuf pushes", () => {
   let vm: VictoriaMetricsPeer | undefined;
   after(() => vm?.stop());
 
   test('v2 (plain) and v1 (gzip) agents; values and names queried back with PromQL', async () => {
     // -opentelemetry.usePrometheusNaming: container.cpu.time (s) → container_cpu_time_seconds_total, as on our page.
     vm = await startVictoriaMetrics({ extraArgs: ['-opentelemetry.usePrometheusNaming'] });
-    const v2 = new AgentProcess(['--exporter', 'otlp', '--otlp-endpoint', vm.otlpUrl, '--interval', '1000', '--root', V2_ROOT, ...TASK, '--groups', ALL_GROUPS], { OTEL_SERVICE_NAME: 'agent-v2' });
-    const v1 = new AgentProcess(['--exporter', 'otlp', '--otlp-endpoint', vm.otlpUrl, '--otlp-compression', 'gzip', '--interval', '1000', '--root', V1_ROOT, ...TASK, '--groups', ALL_GROUPS], { OTEL_SERVICE_NAME: 'agent-v1' });
+    const v2 = new AgentProcess(
+      ['--exporter', 'otlp', '--otlp-endpoint', vm.otlpUrl, '--interval', '1000', '--root', V2_ROOT, ...TASK, '--groups', ALL_GROUPS],
+      { OTEL_SERVICE_NAME: 'agent-v2' },
+    );
+    const v1 = new AgentProcess(
+      [
+        '--exporter',
+        'otlp',
+        '--otlp-endpoint',
+        vm.otlpUrl,
+        '--otlp-compression',
+        'gzip',
+        '--interval',
+        '1000',
+        '--root',
+        V1_ROOT,
+        ...TASK,
+        '--groups',
+        ALL_GROUPS,
+      ],
+      { OTEL_SERVICE_NAME: 'agent-v1' },
+    );
     try {
       const one = async (promql: string): Promise<number> => {
         const v = await (vm as VictoriaMetricsPeer).waitFor(promql, (r) => r.length === 1, 20_000);
@@ -117,7 +140,10 @@ describe('VictoriaMetrics receives the agent\'s protobuf pushes', () => {
       assert.equal(await one('container_cpu_time_seconds_total{container_id="a",cpu_mode="user",service_name="agent-v2"}'), 0.840607);
       assert.equal(await one('container_cpu_time_seconds_total{container_id="a",cpu_mode="system",service_name="agent-v2"}'), 1.130241);
       assert.equal(await one('container_memory_usage_bytes{container_id="a",service_name="agent-v2"}'), 2117632);
-      assert.equal(await one('container_pressure_time_seconds_total{container_id="a",pressure_resource="cpu",pressure_type="some",service_name="agent-v2"}'), 1.869311);
+      assert.equal(
+        await one('container_pressure_time_seconds_total{container_id="a",pressure_resource="cpu",pressure_type="some",service_name="agent-v2"}'),
+        1.869311,
+      );
       assert.equal(await one('container_disk_io_bytes_total{container_id="a",disk_io_direction="write",service_name="agent-v2"}'), 209715200);
       assert.equal(await one('container_cpu_limit{container_id="a",service_name="agent-v2"}'), 0.5);
       assert.equal(await one('cgroup_metrics_tasks{service_name="agent-v2"}'), 1);
@@ -129,8 +155,16 @@ describe('VictoriaMetrics receives the agent\'s protobuf pushes', () => {
       assert.equal(await one('container_memory_usage_bytes{container_id="a",service_name="agent-v1"}'), 14938112);
 
       // The same PromQL names as the Prometheus page: whichever way the data travels.
-      const page = execFileSync(process.execPath, [CLI, 'collect', '--root', V2_ROOT, '--task', 'default/a=/', '--groups', ALL_GROUPS], { encoding: 'utf8', env: childEnv() });
-      const pageNames = new Set(page.split('\n').filter((l) => /^(container|cgroup)_/.test(l)).map((l) => l.split('{')[0] as string));
+      const page = execFileSync(process.execPath, [CLI, 'collect', '--root', V2_ROOT, '--task', 'default/a=/', '--groups', ALL_GROUPS], {
+        encoding: 'utf8',
+        env: childEnv(),
+      });
+      const pageNames = new Set(
+        page
+          .split('\n')
+          .filter((l) => /^(container|cgroup)_/.test(l))
+          .map((l) => l.split('{')[0] as string),
+      );
       const vmNames = (await vm.query('count by (__name__) ({service_name="agent-v2"})')).map((s) => s.metric.__name__ as string);
       assert.ok(vmNames.includes('container_pids_current'));
       assert.deepEqual(vmNames.sort(), [...pageNames].sort());
@@ -170,7 +204,9 @@ describe('payloads, as the test receiver decodes them with the canonical .proto 
     assert.equal(new Set(names).size, names.length, `a metric appears twice: ${names.join(', ')}`);
     assert.deepEqual(
       names.filter((n) => catalog.has(n)).sort(),
-      CATALOG.filter((d) => d.name !== 'container.cpu.usage.percpu').map((d) => d.name).sort(),
+      CATALOG.filter((d) => d.name !== 'container.cpu.usage.percpu')
+        .map((d) => d.name)
+        .sort(),
       'every catalog metric the v2 fixture has data for',
     );
     for (const p of pointsOf(req.body)) {
@@ -188,7 +224,7 @@ describe('payloads, as the test receiver decodes them with the canonical .proto 
       if (catalog.has(p.metric)) assert.equal(p.attributes['container.id'], 'a');
       assert.equal(p.scope, 'otel-cgroup-metrics');
     }
-    assert.equal(valueOf(req.body, 'cgroup_metrics.tasks'), 1);
+    assert.equal(pointValue(req.body, 'cgroup_metrics.tasks'), 1);
   });
 
   test('http/json (flag and OTEL_EXPORTER_OTLP_PROTOCOL) carries the same data as protobuf', async () => {
@@ -226,7 +262,9 @@ describe('payloads, as the test receiver decodes them with the canonical .proto 
       assert.ok(req.wireBytes < req.bodyBytes, `compressed ${req.wireBytes} < ${req.bodyBytes}`);
       assertFixtureValues(req.body);
     }
-    const { agent, req } = await firstExport(rx, ['--otlp-endpoint', rx.url, '--otlp-compression', 'none', '--root', V2_ROOT, ...TASK], { OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip' });
+    const { agent, req } = await firstExport(rx, ['--otlp-endpoint', rx.url, '--otlp-compression', 'none', '--root', V2_ROOT, ...TASK], {
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
+    });
     await agent.stop();
     assert.equal(req.contentEncoding, undefined, '--otlp-compression none wins over the variable');
   });
@@ -234,7 +272,9 @@ describe('payloads, as the test receiver decodes them with the canonical .proto 
   test('delta temporality (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta): counters carry deltas', async () => {
     const rx = await receiver();
     const tree = writableV2();
-    const { agent, req: first } = await firstExport(rx, ['--otlp-endpoint', rx.url, '--root', tree.root, ...TASK], { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta' });
+    const { agent, req: first } = await firstExport(rx, ['--otlp-endpoint', rx.url, '--root', tree.root, ...TASK], {
+      OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta',
+    });
     try {
       for (const p of pointsOf(first.body)) {
         const d = CATALOG.find((c) => c.name === p.metric) ?? Object.values(SELF_METRICS).find((c) => c.name === p.metric);
@@ -244,7 +284,7 @@ describe('payloads, as the test receiver decodes them with the canonical .proto 
         else if (d.kind === 'updowncounter') assert.equal(p.temporality, AGGREGATION_TEMPORALITY_CUMULATIVE, `${p.metric} stays cumulative`);
       }
       // The first delta of a series is everything since the task started.
-      assert.equal(valueOf(first.body, 'container.cpu.time', { 'cpu.mode': 'user' }), 0.840607);
+      assert.equal(pointValue(first.body, 'container.cpu.time', { 'cpu.mode': 'user' }), 0.840607);
       const firstUser = pointsWith(first.body, 'container.cpu.time', { 'cpu.mode': 'user' })[0];
       assert.ok(firstUser);
 
@@ -254,16 +294,20 @@ describe('payloads, as the test receiver decodes them with the canonical .proto 
       assert.ok(secondUser);
       assert.equal(secondUser.value, 0);
       assert.equal(secondUser.startTimeUnixNano, firstUser.timeUnixNano, 'a delta starts where the previous one ended');
-      assert.equal(valueOf(second.body, 'container.memory.usage'), 2117632, 'up-down counters keep their value');
-      assert.equal(valueOf(second.body, 'container.cpu.throttling_data.periods'), 0);
+      assert.equal(pointValue(second.body, 'container.memory.usage'), 2117632, 'up-down counters keep their value');
+      assert.equal(pointValue(second.body, 'container.cpu.throttling_data.periods'), 0);
 
       // 250 ms more user CPU: exactly one export carries +0.25, the ones after it 0 again.
       tree.setCpuUserUsec(840607 + 250000);
-      const bumped = await rx.waitFor((r) => r.ok && r.seq > second.seq && valueOf(r.body, 'container.cpu.time', { 'cpu.mode': 'user' }) !== 0, 5_000, 'the export with the CPU delta');
-      assert.ok(Math.abs(valueOf(bumped.body, 'container.cpu.time', { 'cpu.mode': 'user' }) - 0.25) < 1e-9);
-      assert.equal(valueOf(bumped.body, 'container.cpu.time', { 'cpu.mode': 'system' }), 0);
+      const bumped = await rx.waitFor(
+        (r) => r.ok && r.seq > second.seq && pointValue(r.body, 'container.cpu.time', { 'cpu.mode': 'user' }) !== 0,
+        5_000,
+        'the export with the CPU delta',
+      );
+      assert.ok(Math.abs(pointValue(bumped.body, 'container.cpu.time', { 'cpu.mode': 'user' }) - 0.25) < 1e-9);
+      assert.equal(pointValue(bumped.body, 'container.cpu.time', { 'cpu.mode': 'system' }), 0);
       const next = await rx.waitFor((r) => r.ok && r.seq > bumped.seq, 5_000, 'the export after the delta');
-      assert.equal(valueOf(next.body, 'container.cpu.time', { 'cpu.mode': 'user' }), 0);
+      assert.equal(pointValue(next.body, 'container.cpu.time', { 'cpu.mode': 'user' }), 0);
       // Deltas of consecutive exports tile the time line.
       const accepted = rx.accepted.filter((r) => r.seq >= first.seq && r.seq <= next.seq);
       for (let i = 1; i < accepted.length; i++) {
@@ -302,10 +346,14 @@ describe('payloads, as the test receiver decodes them with the canonical .proto 
 
   test('headers: --otlp-header (repeatable) over OTEL_EXPORTER_OTLP_HEADERS and _METRICS_HEADERS', async () => {
     const rx = await receiver();
-    const { agent, req } = await firstExport(rx, ['--otlp-endpoint', rx.url, '--otlp-header', 'X-Tenant=t1', '--otlp-header', 'Authorization=Bearer abc==', '--root', V2_ROOT, ...TASK], {
-      OTEL_EXPORTER_OTLP_HEADERS: 'x-env=e1,x-tenant=from-env',
-      OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'x-metrics=m1',
-    });
+    const { agent, req } = await firstExport(
+      rx,
+      ['--otlp-endpoint', rx.url, '--otlp-header', 'X-Tenant=t1', '--otlp-header', 'Authorization=Bearer abc==', '--root', V2_ROOT, ...TASK],
+      {
+        OTEL_EXPORTER_OTLP_HEADERS: 'x-env=e1,x-tenant=from-env',
+        OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'x-metrics=m1',
+      },
+    );
     await agent.stop();
     assert.equal(req.headers['x-tenant'], 't1');
     assert.equal(req.headers.authorization, 'Bearer abc==');
@@ -321,7 +369,10 @@ describe('payloads, as the test receiver decodes them with the canonical .proto 
     assert.match(a.agent.stderr, new RegExp(`pushing OTLP \\(http/protobuf\\) every 300 ms to http://127.0.0.1:${base.port}`));
 
     const custom = await receiver({ path: '/custom/metrics' });
-    const b = await firstExport(custom, ['--root', V2_ROOT, ...TASK], { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: custom.url, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${base.port}` });
+    const b = await firstExport(custom, ['--root', V2_ROOT, ...TASK], {
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: custom.url,
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${base.port}`,
+    });
     await b.agent.stop();
     assert.equal(b.req.path, '/custom/metrics');
 
@@ -334,7 +385,11 @@ describe('payloads, as the test receiver decodes them with the canonical .proto 
 
   test('OTEL_METRICS_EXPORTER=otlp and OTEL_METRIC_EXPORT_INTERVAL, without any flag', async () => {
     const rx = await receiver();
-    const agent = new AgentProcess(['--root', V2_ROOT, ...TASK], { OTEL_METRICS_EXPORTER: 'otlp', OTEL_METRIC_EXPORT_INTERVAL: '200', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: rx.url });
+    const agent = new AgentProcess(['--root', V2_ROOT, ...TASK], {
+      OTEL_METRICS_EXPORTER: 'otlp',
+      OTEL_METRIC_EXPORT_INTERVAL: '200',
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: rx.url,
+    });
     try {
       await rx.waitFor((r) => r.ok, 10_000, 'the first export');
       const t0 = Date.now();
@@ -359,9 +414,21 @@ describe('collector failures: the agent keeps running, memory stays bounded, rec
       let rx = mode === 'down' ? undefined : await OtlpReceiver.start({ port: otlpPort, mode });
       const url = `http://127.0.0.1:${otlpPort}/v1/metrics`;
       const agent = new AgentProcess([
-        '--exporter', 'otlp,prometheus', '--otlp-endpoint', url, '--interval', '250', '--otlp-timeout', '150',
-        '--prometheus-host', '127.0.0.1', '--prometheus-port', String(promPort),
-        '--root', tree.root, ...TASK,
+        '--exporter',
+        'otlp,prometheus',
+        '--otlp-endpoint',
+        url,
+        '--interval',
+        '250',
+        '--otlp-timeout',
+        '150',
+        '--prometheus-host',
+        '127.0.0.1',
+        '--prometheus-port',
+        String(promPort),
+        '--root',
+        tree.root,
+        ...TASK,
       ]);
       try {
         const failures = (): string[] => agent.stderrLines().filter((l) => l.includes('export failed: '));
@@ -389,7 +456,9 @@ describe('collector failures: the agent keeps running, memory stays bounded, rec
         }
         const rssEnd = agent.rssKb();
         const growthMb = (rssEnd - rssStart) / 1024;
-        console.log(`# collector ${mode}: ${failures().length} failed exports, ${scrapes} scrapes; agent RSS ${(rssStart / 1024).toFixed(1)} → ${(rssEnd / 1024).toFixed(1)} MiB (${growthMb >= 0 ? '+' : ''}${growthMb.toFixed(1)} MiB)`);
+        console.log(
+          `# collector ${mode}: ${failures().length} failed exports, ${scrapes} scrapes; agent RSS ${(rssStart / 1024).toFixed(1)} → ${(rssEnd / 1024).toFixed(1)} MiB (${growthMb >= 0 ? '+' : ''}${growthMb.toFixed(1)} MiB)`,
+        );
         assert.ok(growthMb < 30, `RSS grew by ${growthMb.toFixed(1)} MiB over ${failures().length} failed exports`);
         assert.ok(agent.running);
 
@@ -407,9 +476,9 @@ describe('collector failures: the agent keeps running, memory stays bounded, rec
         if (rx) rx.mode = 'ok';
         else rx = await OtlpReceiver.start({ port: otlpPort });
         const recovered = await rx.waitFor((r) => r.ok, 10_000, 'the first export after recovery');
-        assert.equal(valueOf(recovered.body, 'container.cpu.time', { 'container.id': 'a', 'cpu.mode': 'user' }), 5);
-        assert.equal(valueOf(recovered.body, 'container.cpu.time', { 'container.id': 'a', 'cpu.mode': 'system' }), 1.130241);
-        assert.equal(valueOf(recovered.body, 'cgroup_metrics.tasks'), 1);
+        assert.equal(pointValue(recovered.body, 'container.cpu.time', { 'container.id': 'a', 'cpu.mode': 'user' }), 5);
+        assert.equal(pointValue(recovered.body, 'container.cpu.time', { 'container.id': 'a', 'cpu.mode': 'system' }), 1.130241);
+        assert.equal(pointValue(recovered.body, 'cgroup_metrics.tasks'), 1);
         const failuresAtRecovery = failures().length;
         await rx.waitForCount(3, 5_000, 'three more exports after recovery');
         assert.ok(rx.requests.slice(-3).every((r) => r.ok));

@@ -77,7 +77,12 @@ const ABSENT: Record<'v1' | 'v2', string[]> = {
 };
 
 function readNumber(...p: string[]): number {
-  return Number(fs.readFileSync(path.join(...p), 'utf8').trim().split(/\s+/)[0]);
+  return Number(
+    fs
+      .readFileSync(path.join(...p), 'utf8')
+      .trim()
+      .split(/\s+/)[0],
+  );
 }
 /** v1 CPU time as the catalog defines it: the exact cpuacct.usage split by the sampled usage_user/usage_sys shares. */
 function v1CpuSeconds(mode: 'user' | 'system'): number {
@@ -88,12 +93,18 @@ function v1CpuSeconds(mode: 'user' | 'system'): number {
 }
 
 function statField(file: string, key: string): number {
-  const line = fs.readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith(`${key} `));
+  const line = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${key} `));
   assert.ok(line, `${file} has no ${key}`);
   return Number(line.split(' ')[1]);
 }
 function psiTotal(file: string, kind: 'some' | 'full'): number {
-  const line = fs.readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith(`${kind} `));
+  const line = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${kind} `));
   const m = line?.match(/total=(\d+)/);
   assert.ok(m, `${file} has no ${kind} total`);
   return Number(m[1]);
@@ -120,7 +131,11 @@ const EXPECTED = {
   v1: [
     ['container_cpu_time_seconds_total', { cpu_mode: 'user' }, v1CpuSeconds('user')],
     ['container_cpu_time_seconds_total', { cpu_mode: 'system' }, v1CpuSeconds('system')],
-    ['container_cpu_usage_percpu_seconds_total', { cpu_logical_number: '1' }, Number(fs.readFileSync(path.join(V1_ROOT, 'cpuacct/cpuacct.usage_percpu'), 'utf8').trim().split(/\s+/)[1]) / 1e9],
+    [
+      'container_cpu_usage_percpu_seconds_total',
+      { cpu_logical_number: '1' },
+      Number(fs.readFileSync(path.join(V1_ROOT, 'cpuacct/cpuacct.usage_percpu'), 'utf8').trim().split(/\s+/)[1]) / 1e9,
+    ],
     ['container_cpu_throttling_data_throttled_time_seconds_total', {}, statField(path.join(V1_ROOT, 'cpu/cpu.stat'), 'throttled_time') / 1e9],
     ['container_cpu_limit', {}, readNumber(V1_ROOT, 'cpu/cpu.cfs_quota_us') / readNumber(V1_ROOT, 'cpu/cpu.cfs_period_us')],
     ['container_memory_usage_bytes', {}, readNumber(V1_ROOT, 'memory/memory.usage_in_bytes')],
@@ -163,7 +178,9 @@ function namesOf(text: string): Set<string> {
 }
 
 function expectedNames(fixture: 'v1' | 'v2', names: Record<string, string> = PROM_NAME): string[] {
-  return CATALOG.filter((d) => !ABSENT[fixture].includes(d.name)).map((d) => names[d.name] ?? assert.fail(`no Prometheus name for ${d.name} in the test's table`));
+  return CATALOG.filter((d) => !ABSENT[fixture].includes(d.name)).map(
+    (d) => names[d.name] ?? assert.fail(`no Prometheus name for ${d.name} in the test's table`),
+  );
 }
 
 function assertValues(fixture: 'v1' | 'v2', text: string, id = 'a'): void {
@@ -191,7 +208,23 @@ function collect(...args: string[]): string {
 /** An agent serving the fixture on 127.0.0.1:<free port>; resolves with it and its page URL. */
 async function agentOn(root: string, extra: string[] = [], env: Record<string, string> = {}): Promise<{ agent: AgentProcess; url: string; port: number }> {
   const port = await freePort();
-  const agent = new AgentProcess(['--root', root, '--task', 'default/a=/', '--no-discovery', '--groups', ALL_GROUPS, '--prometheus-host', '127.0.0.1', '--prometheus-port', String(port), ...extra], env);
+  const agent = new AgentProcess(
+    [
+      '--root',
+      root,
+      '--task',
+      'default/a=/',
+      '--no-discovery',
+      '--groups',
+      ALL_GROUPS,
+      '--prometheus-host',
+      '127.0.0.1',
+      '--prometheus-port',
+      String(port),
+      ...extra,
+    ],
+    env,
+  );
   const url = await agent.prometheusUrl();
   assert.equal(url, `http://127.0.0.1:${port}/metrics`);
   return { agent, url, port };
@@ -219,7 +252,8 @@ describe('the Prometheus page passes promtool and carries every catalog metric',
       const page = collect('--root', root, '--task', 'default/a=/', '--groups', ALL_GROUPS, '--format', 'prometheus');
       await assertPromtoolClean(page, `collect (${fixture})`);
       const names = namesOf(page);
-      for (const n of [...expectedNames(fixture), ...SELF_NAMES]) assert.ok(names.has(n), `${fixture}: ${n} missing from the page; names: ${[...names].join(', ')}`);
+      for (const n of [...expectedNames(fixture), ...SELF_NAMES])
+        assert.ok(names.has(n), `${fixture}: ${n} missing from the page; names: ${[...names].join(', ')}`);
       for (const d of ABSENT[fixture]) assert.ok(!names.has(PROM_NAME[d] as string), `${fixture}: ${PROM_NAME[d]} should have no data`);
       assertValues(fixture, page);
     });
@@ -248,7 +282,7 @@ describe('the Prometheus page passes promtool and carries every catalog metric',
     });
   }
 
-  test('--no-unit-suffixes: the exporter\'s own names (container_cpu_time_total)', async () => {
+  test("--no-unit-suffixes: the exporter's own names (container_cpu_time_total)", async () => {
     const page = collect('--root', V2_ROOT, '--task', 'default/a=/', '--groups', ALL_GROUPS, '--no-unit-suffixes');
     const names = namesOf(page);
     for (const [otel, n] of Object.entries(PROM_NAME_NO_UNITS)) {
@@ -291,7 +325,9 @@ describe('a real Prometheus 2.53 scrapes the agent', () => {
     console.log(`# Prometheus: first sample visible ${Math.round(performance.now() - started)} ms after start`);
     for (const fixture of ['v2', 'v1'] as const) {
       for (const [name, labels, want] of EXPECTED[fixture]) {
-        const sel = Object.entries({ container_id: 'a', instance: inst[fixture], ...labels }).map(([k, v]) => `${k}="${v}"`).join(',');
+        const sel = Object.entries({ container_id: 'a', instance: inst[fixture], ...labels })
+          .map(([k, v]) => `${k}="${v}"`)
+          .join(',');
         const got = await one(`${name}{${sel}}`);
         assert.ok(Math.abs(got - want) < 1e-9, `${fixture}: ${name}{${sel}} = ${got}, want ${want}`);
       }
@@ -340,7 +376,10 @@ describe('endpoint defaults and failures', () => {
 
   test('OTEL_EXPORTER_PROMETHEUS_PORT and _HOST are honoured; --prometheus-path moves the page', async () => {
     const port = await freePort();
-    const agent = new AgentProcess(['--root', V2_ROOT, '--task', 'default/a=/', '--no-discovery', '--prometheus-path', '/cgroups'], { OTEL_EXPORTER_PROMETHEUS_PORT: String(port), OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1' });
+    const agent = new AgentProcess(['--root', V2_ROOT, '--task', 'default/a=/', '--no-discovery', '--prometheus-path', '/cgroups'], {
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+    });
     try {
       assert.equal(await agent.prometheusUrl(), `http://127.0.0.1:${port}/cgroups`);
       assert.match(await scrape(`http://127.0.0.1:${port}/cgroups`), /container_cpu_time_seconds_total\{/);
@@ -359,11 +398,28 @@ describe('endpoint defaults and failures', () => {
     const rx = await OtlpReceiver.start();
     try {
       // With an OTLP exporter too: it must not push (no half-started agent).
-      const agent = new AgentProcess(['--root', V2_ROOT, '--task', 'default/a=/', '--exporter', 'prometheus,otlp', '--otlp-endpoint', rx.url, '--interval', '100', '--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)]);
+      const agent = new AgentProcess([
+        '--root',
+        V2_ROOT,
+        '--task',
+        'default/a=/',
+        '--exporter',
+        'prometheus,otlp',
+        '--otlp-endpoint',
+        rx.url,
+        '--interval',
+        '100',
+        '--prometheus-host',
+        '127.0.0.1',
+        '--prometheus-port',
+        String(port),
+      ]);
       const { code, signal } = await agent.waitForExit(10_000);
       assert.equal(signal, null);
       assert.equal(code, 1, `exit code; stderr:\n${agent.stderr}`);
-      assert.deepEqual(agent.stderrLines(), [`otel-cgroup-metrics: cannot serve Prometheus metrics on 127.0.0.1:${port}: the port is in use; choose another with --prometheus-port or OTEL_EXPORTER_PROMETHEUS_PORT`]);
+      assert.deepEqual(agent.stderrLines(), [
+        `otel-cgroup-metrics: cannot serve Prometheus metrics on 127.0.0.1:${port}: the port is in use; choose another with --prometheus-port or OTEL_EXPORTER_PROMETHEUS_PORT`,
+      ]);
       assert.equal(agent.stdout, '');
       await new Promise((res) => setTimeout(res, 300));
       assert.equal(rx.requests.length, 0, 'the OTLP exporter pushed although the agent failed to start');
@@ -380,7 +436,18 @@ describe('measurement: 1000 tasks', () => {
     for (let i = 0; i < 1000; i++) tasks.push('--task', `default/t${String(i).padStart(4, '0')}=/`);
     for (const groups of ['cpu,memory,disk,pids,pressure,uptime', ALL_GROUPS]) {
       const port = await freePort();
-      const agent = new AgentProcess(['--root', V2_ROOT, ...tasks, '--no-discovery', '--groups', groups, '--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)]);
+      const agent = new AgentProcess([
+        '--root',
+        V2_ROOT,
+        ...tasks,
+        '--no-discovery',
+        '--groups',
+        groups,
+        '--prometheus-host',
+        '127.0.0.1',
+        '--prometheus-port',
+        String(port),
+      ]);
       try {
         const url = await agent.prometheusUrl(30_000);
         const times: number[] = [];

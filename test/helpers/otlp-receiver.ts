@@ -104,7 +104,8 @@ export function decodeProtobuf(body: Uint8Array): ExportMetricsServiceRequest {
 
 /** Every key of an OTLP/JSON object must be a (lowerCamelCase) field of its message type. */
 function checkJsonKeys(type: protobuf.Type, obj: unknown, where: string): void {
-  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new Error(`${where}: expected an object for ${type.name}, got ${JSON.stringify(obj)}`);
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj))
+    throw new Error(`${where}: expected an object for ${type.name}, got ${JSON.stringify(obj)}`);
   for (const [key, value] of Object.entries(obj as Record<string, unknown>)) {
     const field = type.fields[key];
     if (!field) throw new Error(`${where}: ${type.name} has no field ${JSON.stringify(key)} (OTLP/JSON keys are lowerCamelCase field names)`);
@@ -115,7 +116,7 @@ function checkJsonKeys(type: protobuf.Type, obj: unknown, where: string): void {
     } else if (field.resolvedType instanceof protobuf.Type) {
       const values = field.repeated ? (value as unknown[]) : [value];
       if (field.repeated && !Array.isArray(value)) throw new Error(`${where}.${key}: expected an array`);
-      values.forEach((v, i) => checkJsonKeys(field.resolvedType as protobuf.Type, v, `${where}.${key}${field.repeated ? `[${i}]` : ''}`));
+      for (const [i, v] of values.entries()) checkJsonKeys(field.resolvedType as protobuf.Type, v, `${where}.${key}${field.repeated ? `[${i}]` : ''}`);
     }
   }
 }
@@ -210,7 +211,7 @@ export function pointsWith(req: ExportMetricsServiceRequest, name: string, attrs
 }
 
 /** The one value of `name` with `attrs` (fails on none or several). */
-export function valueOf(req: ExportMetricsServiceRequest, name: string, attrs: Record<string, AttrValue> = {}): number {
+export function pointValue(req: ExportMetricsServiceRequest, name: string, attrs: Record<string, AttrValue> = {}): number {
   const ps = pointsWith(req, name, attrs);
   assert.equal(ps.length, 1, `${ps.length} points of ${name} ${JSON.stringify(attrs)}; metrics: ${metricNames(req).join(', ')}`);
   return (ps[0] as Point).value;
@@ -456,7 +457,11 @@ export class AgentProcess {
   private readonly listeners = new Set<() => void>();
 
   /** `nodeArgs`: options for node itself (`--trace-gc`), before the script. */
-  constructor(readonly args: string[], env: Record<string, string | undefined> = {}, nodeArgs: readonly string[] = []) {
+  constructor(
+    readonly args: string[],
+    env: Record<string, string | undefined> = {},
+    nodeArgs: readonly string[] = [],
+  ) {
     assert.ok(fs.existsSync(CLI), `${CLI} is missing: run \`npm run build\` first`);
     this.child = spawn(process.execPath, [...nodeArgs, CLI, ...args], { cwd: REPO, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     agents.add(this);
@@ -504,7 +509,8 @@ export class AgentProcess {
     for (;;) {
       const m = this.stderr.match(re);
       if (m) return m;
-      if (!this.running) assert.fail(`the agent exited (code ${this.child.exitCode}, signal ${this.child.signalCode}) before stderr matched ${re}; stderr:\n${this.stderr}`);
+      if (!this.running)
+        assert.fail(`the agent exited (code ${this.child.exitCode}, signal ${this.child.signalCode}) before stderr matched ${re}; stderr:\n${this.stderr}`);
       const left = deadline - Date.now();
       if (left <= 0) assert.fail(`stderr did not match ${re} within ${timeoutMs} ms; stderr:\n${this.stderr}`);
       await new Promise<void>((resolve) => {

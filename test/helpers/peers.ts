@@ -357,13 +357,7 @@ function renderPrometheusConfig(targets: string[], intervalS: number, jobName: s
     }
     g.hosts.push(host);
   }
-  const lines = [
-    'global:',
-    `  scrape_interval: ${intervalS}s`,
-    `  scrape_timeout: ${intervalS}s`,
-    `  evaluation_interval: ${intervalS}s`,
-    'scrape_configs:',
-  ];
+  const lines = ['global:', `  scrape_interval: ${intervalS}s`, `  scrape_timeout: ${intervalS}s`, `  evaluation_interval: ${intervalS}s`, 'scrape_configs:'];
   let i = 0;
   for (const g of groups.values()) {
     lines.push(
@@ -408,7 +402,9 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
   const query = (promql: string): Promise<PromVector> => instantQuery(url, promql);
   const targets: PrometheusPeer['targets'] = async () => {
     const res = await fetch(`${url}/api/v1/targets?state=active`, { signal: AbortSignal.timeout(5_000) });
-    const body = (await res.json()) as { data?: { activeTargets?: Array<{ labels: Record<string, string>; health: string; lastError: string; scrapeUrl: string }> } };
+    const body = (await res.json()) as {
+      data?: { activeTargets?: Array<{ labels: Record<string, string>; health: string; lastError: string; scrapeUrl: string }> };
+    };
     return body.data?.activeTargets ?? [];
   };
   return {

@@ -42,7 +42,10 @@ export interface CmdResult {
 
 /** An executable on PATH (or an absolute path), or a clear Error naming the package. */
 export function requireBin(name: string, pkg: string, candidates: string[] = []): string {
-  const dirs = [...candidates, ...(process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':').map((d) => path.join(d, name))];
+  const dirs = [
+    ...candidates,
+    ...(process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':').map((d) => path.join(d, name)),
+  ];
   for (const p of dirs) {
     try {
       fs.accessSync(p, fs.constants.X_OK);
@@ -61,7 +64,13 @@ export function run(bin: string, args: string[], opts: { timeoutMs?: number; env
     execFile(
       bin,
       args,
-      { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) },
+      {
+        timeout: timeoutMs,
+        killSignal: 'SIGKILL',
+        maxBuffer: 64 * 1024 * 1024,
+        encoding: 'utf8',
+        ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+      },
       (err, stdout, stderr) => {
         let code = 0;
         if (err) {
@@ -122,7 +131,13 @@ function pidsWithCmdline(needle: string): number[] {
   for (const e of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
     try {
-      if (fs.readFileSync(`/proc/${e}/cmdline`, 'latin1').split('\0').some((a) => a.includes(needle))) out.push(Number(e));
+      if (
+        fs
+          .readFileSync(`/proc/${e}/cmdline`, 'latin1')
+          .split('\0')
+          .some((a) => a.includes(needle))
+      )
+        out.push(Number(e));
     } catch {
       /* gone */
     }
@@ -168,7 +183,6 @@ function pidsInCgroups(rel: string): number[] {
   out.delete(process.pid);
   return [...out];
 }
-
 
 /** Unmounts (lazily) every mount at or below `dir`, deepest first. */
 function unmountBelow(dir: string): void {
@@ -237,7 +251,8 @@ async function waitUntil(what: string, check: () => Promise<string | true>, time
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    if (!isRunning(child)) throw new Error(`${what}: the daemon exited (code ${child.exitCode}, signal ${child.signalCode}) before it was ready; its log:\n${log()}`);
+    if (!isRunning(child))
+      throw new Error(`${what}: the daemon exited (code ${child.exitCode}, signal ${child.signalCode}) before it was ready; its log:\n${log()}`);
     const r = await check();
     if (r === true) return;
     last = r;
@@ -267,7 +282,8 @@ export interface BusyboxRootfs {
 export async function makeBusyboxRootfs(): Promise<BusyboxRootfs> {
   const busybox = requireBin('busybox', 'busybox-static', ['/bin/busybox']);
   const file = spawnSync('file', ['-L', busybox], { encoding: 'utf8' });
-  if (file.status === 0 && /dynamically linked/.test(file.stdout)) throw new Error(`${busybox} is dynamically linked: install busybox-static (${INSTALL_HINT})`);
+  if (file.status === 0 && /dynamically linked/.test(file.stdout))
+    throw new Error(`${busybox} is dynamically linked: install busybox-static (${INSTALL_HINT})`);
   const dir = await mkdtemp(path.join(tmpdir(), 'ocm-rootfs-'));
   const root = path.join(dir, 'rootfs');
   try {
@@ -286,10 +302,11 @@ export async function makeBusyboxRootfs(): Promise<BusyboxRootfs> {
   let removed: Promise<void> | undefined;
   return {
     root,
-    remove: () => (removed ??= (async () => {
-      unmountBelow(dir);
-      await rm(dir, { recursive: true, force: true });
-    })()),
+    remove: () =>
+      (removed ??= (async () => {
+        unmountBelow(dir);
+        await rm(dir, { recursive: true, force: true });
+      })()),
   };
 }
 
@@ -457,7 +474,8 @@ function dockerCli(): string {
 
 /** A private dockerd (no iptables, no bridge) with a busybox rootfs imported as `local/busybox`. */
 export async function startDockerd(containerdSocketOrOptions?: string | DockerdOptions): Promise<Dockerd> {
-  const opts: DockerdOptions = typeof containerdSocketOrOptions === 'string' ? { containerdSocket: containerdSocketOrOptions } : (containerdSocketOrOptions ?? {});
+  const opts: DockerdOptions =
+    typeof containerdSocketOrOptions === 'string' ? { containerdSocket: containerdSocketOrOptions } : (containerdSocketOrOptions ?? {});
   const dockerd = requireBin('dockerd', 'docker.io');
   const dockerBin = dockerCli();
   const dir = await mkdtemp(path.join(tmpdir(), 'ocm-dockerd-'));
@@ -466,10 +484,14 @@ export async function startDockerd(containerdSocketOrOptions?: string | DockerdO
   const logFile = path.join(dir, 'dockerd.log');
   const dockerCgroupsBefore = existingCgroups('docker');
   const args = [
-    '--data-root', path.join(dir, 'data'),
-    '--exec-root', path.join(dir, 'exec'),
-    '--pidfile', path.join(dir, 'dockerd.pid'),
-    '-H', host,
+    '--data-root',
+    path.join(dir, 'data'),
+    '--exec-root',
+    path.join(dir, 'exec'),
+    '--pidfile',
+    path.join(dir, 'dockerd.pid'),
+    '-H',
+    host,
     '--iptables=false',
     '--ip6tables=false',
     '--bridge=none',
@@ -481,7 +503,8 @@ export async function startDockerd(containerdSocketOrOptions?: string | DockerdO
   fs.closeSync(logFd);
   const log = (): string => tail(logFile);
   const env = { DOCKER_CONFIG: path.join(dir, 'cli') };
-  const docker = (a: string[], o: { timeoutMs?: number } = {}): Promise<CmdResult> => run(dockerBin, ['-H', host, ...a], { env, timeoutMs: o.timeoutMs ?? 120_000 });
+  const docker = (a: string[], o: { timeoutMs?: number } = {}): Promise<CmdResult> =>
+    run(dockerBin, ['-H', host, ...a], { env, timeoutMs: o.timeoutMs ?? 120_000 });
   const dockerOk = async (a: string[], o: { timeoutMs?: number } = {}): Promise<string> => {
     const r = await docker(a, o);
     if (r.code !== 0) throw new Error(describe(dockerBin, ['-H', host, ...a], r));
@@ -646,9 +669,9 @@ export function parseExposition(text: string): ExpositionSample[] {
     if (!m) continue;
     const labels: Record<string, string> = {};
     const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-    for (let l = re.exec(m[2] ?? ''); l; l = re.exec(m[2] ?? '')) labels[l[1] as string] = (l[2] as string).replace(/\\(.)/g, (_x, c: string) => (c === 'n' ? '\n' : c));
+    for (let l = re.exec(m[2] ?? ''); l; l = re.exec(m[2] ?? ''))
+      labels[l[1] as string] = (l[2] as string).replace(/\\(.)/g, (_x, c: string) => (c === 'n' ? '\n' : c));
     out.push({ name: m[1] as string, labels, value: Number(m[3]) });
   }
   return out;
 }
-

@@ -12,7 +12,11 @@ export function kernelWatchCount(pid: number | 'self' = 'self'): number {
     try {
       link = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
       if (link.endsWith('/cgroup.events')) n++;
-      else if (link === 'anon_inode:inotify') n += fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1').split('\n').filter((l) => l.startsWith('inotify wd:')).length;
+      else if (link === 'anon_inode:inotify')
+        n += fs
+          .readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1')
+          .split('\n')
+          .filter((l) => l.startsWith('inotify wd:')).length;
     } catch {
       // closed meanwhile
     }

@@ -15,14 +15,33 @@ test('the catalog covers the design contract', () => {
   const names = CATALOG.map((d) => d.name);
   assert.equal(new Set(names).size, names.length, 'duplicate metric names');
   for (const n of [
-    'container.cpu.time', 'container.cpu.throttling_data.periods', 'container.cpu.throttling_data.throttled_periods',
-    'container.cpu.throttling_data.throttled_time', 'container.cpu.limit', 'container.cpu.usage.percpu',
-    'container.memory.usage', 'container.memory.working_set', 'container.memory.rss', 'container.memory.file',
-    'container.memory.available', 'container.memory.usage.limit', 'container.memory.usage.max', 'container.memory.swap.usage',
-    'container.memory.fails', 'container.memory.oom_kills', 'container.paging.faults', 'container.disk.io',
-    'container.disk.operations', 'container.pids.current', 'container.pids.limit', 'container.hugetlb.usage',
-    'container.hugetlb.fails', 'container.pressure.time', 'container.uptime',
-  ]) assert.ok(names.includes(n), `missing ${n}`);
+    'container.cpu.time',
+    'container.cpu.throttling_data.periods',
+    'container.cpu.throttling_data.throttled_periods',
+    'container.cpu.throttling_data.throttled_time',
+    'container.cpu.limit',
+    'container.cpu.usage.percpu',
+    'container.memory.usage',
+    'container.memory.working_set',
+    'container.memory.rss',
+    'container.memory.file',
+    'container.memory.available',
+    'container.memory.usage.limit',
+    'container.memory.usage.max',
+    'container.memory.swap.usage',
+    'container.memory.fails',
+    'container.memory.oom_kills',
+    'container.paging.faults',
+    'container.disk.io',
+    'container.disk.operations',
+    'container.pids.current',
+    'container.pids.limit',
+    'container.hugetlb.usage',
+    'container.hugetlb.fails',
+    'container.pressure.time',
+    'container.uptime',
+  ])
+    assert.ok(names.includes(n), `missing ${n}`);
   // Cumulative kernel counters are counters, levels are up-down counters, ratios gauges.
   const kind = Object.fromEntries(CATALOG.map((d) => [d.name, d.kind]));
   assert.equal(kind['container.cpu.time'], 'counter');

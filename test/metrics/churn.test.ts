@@ -35,7 +35,10 @@ test('churn: 100,000 tasks added and stopped across 1,000 collections of two rea
   const endRound = new Int32Array(N);
   const byEnd: number[][] = Array.from({ length: ROUNDS + 8 }, () => []);
   let rnd = 12345;
-  const random = (): number => ((rnd = (rnd * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const random = (): number => {
+    rnd = (rnd * 1103515245 + 12345) & 0x7fffffff;
+    return rnd / 0x7fffffff;
+  };
   let overflow = 0;
   let duplicate = 0;
   let wrongValue = 0;
@@ -130,7 +133,7 @@ test('churn: 100,000 tasks added and stopped across 1,000 collections of two rea
   assert.equal(missingA, 0, 'reader A: final readings not delivered exactly once');
   assert.equal(missingB, 0, 'reader B: final readings not delivered exactly once');
   assert.equal(duplicate, 0, 'a stopped task exported again after its final reading');
-  assert.equal(wrongValue, 0, 'a final reading with other values than the fixture\'s');
+  assert.equal(wrongValue, 0, "a final reading with other values than the fixture's");
   assert.equal(overflow, 0, 'no otel.metric.overflow series');
   assert.ok(growth < 10e6, `heap grew by ${(growth / 1e6).toFixed(2)} MB`);
   assert.ok(lastA && lastB);
@@ -164,7 +167,13 @@ test('stop storm: 50,000 stops between two collections, maxPendingFinalReadings 
   let resolved = 0;
   const t0 = performance.now();
   const stops: Array<Promise<unknown>> = [];
-  for (let i = 0; i < N; i++) stops.push(cg.stop(`s${i}`).then((x) => (resolved++, x)));
+  for (let i = 0; i < N; i++)
+    stops.push(
+      cg.stop(`s${i}`).then((x) => {
+        resolved++;
+        return x;
+      }),
+    );
   const issueMs = performance.now() - t0;
   await Promise.resolve();
   const readInCallersStack = resolved;

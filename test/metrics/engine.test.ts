@@ -45,7 +45,10 @@ async function collect(r: TestReader): Promise<ResourceMetrics> {
 test('add of a registered (namespace, id) throws AlreadyCollectedError; other namespaces are other tasks', () => {
   const cg = new CgroupMetrics({ root: V2.loaded });
   cg.add({ id: 'a', cgroup: '/' });
-  assert.throws(() => cg.add({ id: 'a', cgroup: '/' }), (e: unknown) => e instanceof AlreadyCollectedError && e.id === 'a' && e.namespace === 'default' && e.code === 'ALREADY_COLLECTED');
+  assert.throws(
+    () => cg.add({ id: 'a', cgroup: '/' }),
+    (e: unknown) => e instanceof AlreadyCollectedError && e.id === 'a' && e.namespace === 'default' && e.code === 'ALREADY_COLLECTED',
+  );
   cg.add({ id: 'a', namespace: 'k8s.io', cgroup: '/' });
   assert.throws(() => cg.add({ id: 'a', namespace: 'k8s.io', cgroup: '/' }), AlreadyCollectedError);
   assert.equal(cg.size, 2);
@@ -281,13 +284,17 @@ test('overlapping collections of two readers share one read of cgroupfs', async 
   const N = 400;
   for (let i = 0; i < N; i++) cg.add({ id: `t${i}`, cgroup: '/' });
   const endTimes = (rm: ResourceMetrics): Map<string, number> =>
-    new Map(points(rm, 'container.cpu.time').filter((p) => p.attributes['cpu.mode'] === 'user').map((p) => [String(p.attributes['container.id']), hrMs(p.endTime)]));
+    new Map(
+      points(rm, 'container.cpu.time')
+        .filter((p) => p.attributes['cpu.mode'] === 'user')
+        .map((p) => [String(p.attributes['container.id']), hrMs(p.endTime)]),
+    );
 
   const [a, b] = await Promise.all([collect(r1), collect(r2)]);
   const ta = endTimes(a);
   const tb = endTimes(b);
   assert.equal(ta.size, N);
-  assert.deepEqual(ta, tb, 'every task\'s reading has the same timestamp in both collections: one read');
+  assert.deepEqual(ta, tb, "every task's reading has the same timestamp in both collections: one read");
   assert.equal(selfValue(a, 'cgroup_metrics.collection.duration'), selfValue(b, 'cgroup_metrics.collection.duration'));
   const spread = Math.max(...ta.values()) - Math.min(...ta.values());
   assert.ok(spread >= 1, `one cycle of ${N} tasks spans ${spread} ms (else the check above proves nothing)`);
@@ -301,7 +308,7 @@ test('overlapping collections of two readers share one read of cgroupfs', async 
   for (const [id, time] of tc) assert.ok((td.get(id) ?? 0) > time, `${id}: a second read`);
 });
 
-test('a planted FIFO (no writer) in one task\'s cgroup: the collection returns by its deadline with every other task, the error is counted', async (t) => {
+test("a planted FIFO (no writer) in one task's cgroup: the collection returns by its deadline with every other task, the error is counted", async (t) => {
   const tree = new TempV2Tree();
   t.after(() => tree.cleanup());
   const DEADLINE = 2000;
@@ -375,5 +382,7 @@ test('a collection that hits its deadline returns what was read by then, and cou
     assert.ok(readMs < DEADLINE + 50, `collection ${k}: the reads went on for ${readMs.toFixed(0)} ms`);
     prevTimeouts = timeouts;
   }
-  console.log(`# deadline ${DEADLINE} ms: collections took ${Math.min(...times).toFixed(0)}..${Math.max(...times).toFixed(0)} ms (reads + building the points)`);
+  console.log(
+    `# deadline ${DEADLINE} ms: collections took ${Math.min(...times).toFixed(0)}..${Math.max(...times).toFixed(0)} ms (reads + building the points)`,
+  );
 });

@@ -187,7 +187,8 @@ export const V1_MOUNT = '/sys/fs/cgroup';
  */
 export function requireV1(controllers: readonly string[]): void {
   const uid = process.getuid?.();
-  if (uid !== 0) assert.fail(`this test needs root to create cgroups under ${V1_MOUNT} (running as uid ${uid}); run the suite as root on a host with cgroup v1 hierarchies`);
+  if (uid !== 0)
+    assert.fail(`this test needs root to create cgroups under ${V1_MOUNT} (running as uid ${uid}); run the suite as root on a host with cgroup v1 hierarchies`);
   const mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8');
   for (const c of controllers) {
     const dir = path.join(V1_MOUNT, c);
@@ -367,7 +368,10 @@ export function spyMeter(meter: Meter): { meter: Meter; log: ObservationLog } {
                 const id = attributes?.['container.id'];
                 if (typeof id === 'string') {
                   let s = log.byTask.get(id);
-                  if (!s) log.byTask.set(id, (s = new Set()));
+                  if (!s) {
+                    s = new Set();
+                    log.byTask.set(id, s);
+                  }
                   s.add(n);
                 }
                 result.observe(o, value, attributes);

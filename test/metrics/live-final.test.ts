@@ -3,7 +3,15 @@
  * burns CPU inside a fresh cgroup and exits; stop() reads the cgroup one last time and every
  * reader gets that reading, cumulative or delta. The tests fail (never skip) without root.
  */
-import { AggregationTemporality, DataPointType, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader, type DataPoint, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import {
+  AggregationTemporality,
+  DataPointType,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type DataPoint,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CgroupMetrics } from '../../src/index.ts';
@@ -94,7 +102,12 @@ test('delta temporality through the producer: deltas of a burning v1 cgroup sum 
   const cg = new CgroupMetrics({ groups: ['cpu'] });
   const rCum = new TestReader({ metricProducers: [cg.producer()] });
   const rDelta = new TestReader({ metricProducers: [cg.producer({ temporality: AggregationTemporality.DELTA })] });
-  const periodic = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 100, exportTimeoutMillis: 100, metricProducers: [cg.producer({ temporality: exporter })] });
+  const periodic = new PeriodicExportingMetricReader({
+    exporter,
+    exportIntervalMillis: 100,
+    exportTimeoutMillis: 100,
+    metricProducers: [cg.producer({ temporality: exporter })],
+  });
   const mp = new MeterProvider({ readers: [rCum, rDelta, periodic] });
   t.after(async () => {
     burner.kill();
@@ -116,7 +129,10 @@ test('delta temporality through the producer: deltas of a burning v1 cgroup sum 
   };
   await collectBoth();
   let exited = false;
-  const burnP = burner.burn().then((b) => ((exited = true), b));
+  const burnP = burner.burn().then((b) => {
+    exited = true;
+    return b;
+  });
   while (!exited) {
     await sleep(80);
     await collectBoth();

@@ -36,7 +36,10 @@ test('a task that lives less than one collection interval reaches every periodic
 
   assert.equal(log.byTask.get('short')?.size, 1, 'the batch callback observed the final reading in exactly one invocation');
 
-  for (const [name, exp] of [['cumulative', expC], ['delta', expD]] as const) {
+  for (const [name, exp] of [
+    ['cumulative', expC],
+    ['delta', expD],
+  ] as const) {
     const all = exp.getMetrics();
     const first = all.findIndex((rm) => idsIn(rm).has('short'));
     assert.ok(first >= before[name === 'cumulative' ? 'C' : 'D'], `${name}: the short task was never exported`);
@@ -81,7 +84,7 @@ test('observe(meter): the callback observes a final reading once, the SDK fans i
   assert.equal(taskValue(a1, 'container.cpu.time', 'short', { 'cpu.mode': 'user' }), LOADED.cpuUser);
   assert.equal(taskValue(a1, 'container.cpu.time', 'short', { 'cpu.mode': 'system' }), LOADED.cpuSystem);
   assert.equal(taskValue(a1, 'container.cpu.throttling_data.throttled_time', 'short'), LOADED.throttledTime);
-  assert.deepEqual([...(log.byTask.get('short') ?? [])], [4], 'observed in rA\'s collection (invocation 4) only');
+  assert.deepEqual([...(log.byTask.get('short') ?? [])], [4], "observed in rA's collection (invocation 4) only");
   assert.equal(selfValue(a1, 'cgroup_metrics.final_readings.pending'), 0, 'one consumer for all readers: taken once');
 
   // rB's and rD's collections run the callback again; it does not observe 'short' any more,

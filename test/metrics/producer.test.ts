@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import { FIXTURE_DEVICE_NAMES } from '../helpers/device-names.ts';
 import { CgroupMetrics, type StopResult } from '../../src/index.ts';
 import {
   AFTER_EXIT,
@@ -31,11 +32,21 @@ test('a task that lives less than one collection interval reaches every periodic
   t.after(() => tree.cleanup());
   tree.addCgroup('live', V2.loaded);
   tree.addCgroup('short', V2.afterExit);
-  const cg = new CgroupMetrics({ root: tree.root });
+  const cg = new CgroupMetrics({ root: tree.root, deviceNames: FIXTURE_DEVICE_NAMES });
   const expA = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
   const expB = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
-  const rA = new PeriodicExportingMetricReader({ exporter: expA, exportIntervalMillis: 100, exportTimeoutMillis: 100, metricProducers: [cg.producer({ temporality: expA })] });
-  const rB = new PeriodicExportingMetricReader({ exporter: expB, exportIntervalMillis: 300, exportTimeoutMillis: 300, metricProducers: [cg.producer({ temporality: expB })] });
+  const rA = new PeriodicExportingMetricReader({
+    exporter: expA,
+    exportIntervalMillis: 100,
+    exportTimeoutMillis: 100,
+    metricProducers: [cg.producer({ temporality: expA })],
+  });
+  const rB = new PeriodicExportingMetricReader({
+    exporter: expB,
+    exportIntervalMillis: 300,
+    exportTimeoutMillis: 300,
+    metricProducers: [cg.producer({ temporality: expB })],
+  });
   const mp = new MeterProvider({ readers: [rA, rB] });
   t.after(() => mp.shutdown());
 
@@ -53,7 +64,10 @@ test('a task that lives less than one collection interval reaches every periodic
 
   await waitFor(() => expA.getMetrics().length >= exportsBefore.A + 3 && expB.getMetrics().length >= exportsBefore.B + 2, 5_000, 'exports after the stop');
 
-  for (const [name, exp] of [['A', expA], ['B', expB]] as const) {
+  for (const [name, exp] of [
+    ['A', expA],
+    ['B', expB],
+  ] as const) {
     const all = exp.getMetrics();
     const withShort = all.map((rm, i) => [i, rm] as const).filter(([, rm]) => idsIn(rm).has('short'));
     assert.equal(withShort.length, 1, `reader ${name}: the short task is in ${withShort.length} exports, expected exactly 1`);
@@ -77,6 +91,7 @@ test('a task that lives less than one collection interval reaches every periodic
     assert.equal(taskValue(rm, 'container.cpu.time', 'live', { 'cpu.mode': 'system' }), LOADED.cpuSystem);
     assert.equal(taskValue(rm, 'container.cpu.throttling_data.throttled_time', 'live'), LOADED.throttledTime);
     assert.equal(taskValue(rm, 'container.memory.usage.limit', 'live'), LOADED.memoryLimit);
+    // The fixture machine's names, given to the engine: nothing depends on this host's block devices.
     assert.equal(taskValue(rm, 'container.disk.io', 'live', { 'disk.io.direction': 'read', 'system.device': 'vda' }), LOADED.diskReadBytes);
     // ...and in every later export, without the short task.
     for (const later of all.slice(idx + 1)) {
@@ -96,14 +111,27 @@ test('two readers, one collecting 5x as often: each of 200 final readings reache
   const cg = new CgroupMetrics({ root: tree.root, groups: ['cpu', 'pids'] });
   const fast = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
   const slow = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
-  const rFast = new PeriodicExportingMetricReader({ exporter: fast, exportIntervalMillis: 50, exportTimeoutMillis: 50, metricProducers: [cg.producer({ temporality: fast })] });
-  const rSlow = new PeriodicExportingMetricReader({ exporter: slow, exportIntervalMillis: 250, exportTimeoutMillis: 250, metricProducers: [cg.producer({ temporality: slow })] });
+  const rFast = new PeriodicExportingMetricReader({
+    exporter: fast,
+    exportIntervalMillis: 50,
+    exportTimeoutMillis: 50,
+    metricProducers: [cg.producer({ temporality: fast })],
+  });
+  const rSlow = new PeriodicExportingMetricReader({
+    exporter: slow,
+    exportIntervalMillis: 250,
+    exportTimeoutMillis: 250,
+    metricProducers: [cg.producer({ temporality: slow })],
+  });
   const mp = new MeterProvider({ readers: [rFast, rSlow] });
   t.after(() => mp.shutdown());
 
   const results = new Map<string, StopResult>();
   let rnd = 0x2545f491;
-  const random = (): number => ((rnd = (rnd * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const random = (): number => {
+    rnd = (rnd * 1103515245 + 12345) & 0x7fffffff;
+    return rnd / 0x7fffffff;
+  };
   const done: Array<Promise<void>> = [];
   for (let i = 0; i < N; i++) {
     const id = `t${i}`;
@@ -135,7 +163,10 @@ test('two readers, one collecting 5x as often: each of 200 final readings reache
   const nFast = fast.getMetrics().length;
   const nSlow = slow.getMetrics().length;
   assert.ok(nFast >= 3 * nSlow, `the fast reader exported ${nFast} times, the slow one ${nSlow}`);
-  for (const [name, exp] of [['fast', fast], ['slow', slow]] as const) {
+  for (const [name, exp] of [
+    ['fast', fast],
+    ['slow', slow],
+  ] as const) {
     const finals = new Map<string, number>();
     const finalAt = new Map<string, number>();
     exp.getMetrics().forEach((rm, i) => {
@@ -160,7 +191,7 @@ test('two readers, one collecting 5x as often: each of 200 final readings reache
   for (const r of results.values()) assert.equal(r.source, 'read');
 });
 
-test('after delivery the stopped task is absent from that reader\'s next collection; the others remain', async () => {
+test("after delivery the stopped task is absent from that reader's next collection; the others remain", async () => {
   const cg = new CgroupMetrics({ root: V2.loaded });
   const r1 = new TestReader({ metricProducers: [cg.producer()] });
   const r2 = new TestReader({ metricProducers: [cg.producer()] });
@@ -173,7 +204,7 @@ test('after delivery the stopped task is absent from that reader\'s next collect
   assert.equal(res.source, 'read');
 
   const c1 = (await r1.collect()).resourceMetrics;
-  assert.deepEqual([...idsIn(c1)].sort(), ['a', 'b', 'c'], 'r1 gets b\'s final reading');
+  assert.deepEqual([...idsIn(c1)].sort(), ['a', 'b', 'c'], "r1 gets b's final reading");
   assert.equal(taskValue(c1, 'container.cpu.time', 'b', { 'cpu.mode': 'user' }), LOADED.cpuUser);
   assert.equal(hrMs(taskPoints(c1, 'container.cpu.time', 'b')[0]?.endTime ?? [0, 0]), res.timeMs);
   assert.equal(hrMs(taskPoints(c1, 'container.cpu.time', 'b')[0]?.startTime ?? [0, 0]), start);
@@ -186,7 +217,7 @@ test('after delivery the stopped task is absent from that reader\'s next collect
   assert.equal(taskPoints(c1b, 'container.paging.faults', 'a').length, 2, 'a keeps all its series');
 
   const c2 = (await r2.collect()).resourceMetrics;
-  assert.deepEqual([...idsIn(c2)].sort(), ['a', 'b', 'c'], 'r2 still gets b\'s final reading');
+  assert.deepEqual([...idsIn(c2)].sort(), ['a', 'b', 'c'], "r2 still gets b's final reading");
   assert.equal(taskValue(c2, 'container.pids.current', 'b'), LOADED.pids);
   assert.equal(selfValue(c2, 'cgroup_metrics.final_readings.pending'), 0);
   const c2b = (await r2.collect()).resourceMetrics;
@@ -222,7 +253,11 @@ test('delta: a task that one collection did not read (deadline) continues its se
     assert.equal(ps.length, read2.has(id) ? 3 : 2);
     assert.equal(hrMs((ps[0] as { startTime: [number, number] }).startTime), start);
     for (let k = 1; k < ps.length; k++) {
-      assert.equal(hrMs((ps[k] as { startTime: [number, number] }).startTime), hrMs((ps[k - 1] as { endTime: [number, number] }).endTime), `${id}: point ${k} does not continue the series`);
+      assert.equal(
+        hrMs((ps[k] as { startTime: [number, number] }).startTime),
+        hrMs((ps[k - 1] as { endTime: [number, number] }).endTime),
+        `${id}: point ${k} does not continue the series`,
+      );
     }
     const sum = ps.reduce((s, p) => s + p.value, 0);
     assert.ok(Math.abs(sum - LOADED.cpuUser) < 1e-9, `${id}: deltas sum to ${sum}, the counter is ${LOADED.cpuUser}`);

@@ -1,4 +1,4 @@
-import { parseDevice, parseInteger } from './values.ts';
+import { parseDevice, parseInteger } from './file-formats.ts';
 
 /** One `MAJ:MIN Op value` row of a v1 blkio file. */
 export interface BlkioRow {

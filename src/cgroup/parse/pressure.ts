@@ -1,5 +1,5 @@
 import type { PsiLine, PsiStats } from '../types.ts';
-import { parseDecimal, parseInteger } from './values.ts';
+import { parseDecimal, parseInteger } from './file-formats.ts';
 
 /**
  * A PSI file (`cpu.pressure`, `memory.pressure`, `io.pressure`):

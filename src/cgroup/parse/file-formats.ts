@@ -26,7 +26,7 @@ export function parseInteger(token: string): number | undefined {
 /** A decimal number such as PSI's `avg10=7.97`. */
 export function parseDecimal(token: string): number | undefined {
   const v = decimalAt(token, 0, token.length);
-  if (v === v) return v; // not NaN: the fast path took it
+  if (!Number.isNaN(v)) return v; // the fast path took it
   if (!/^-?\d+(\.\d+)?$/.test(token)) return undefined;
   return Number(token);
 }
@@ -61,7 +61,8 @@ function integerAt(text: string, from: number, to: number): number {
 /**
  * An integral value in int32 range as an int32: the arithmetic above yields a double, and a
  * double stored in an object field makes V8 box that field (and every field of that shape) as a
- * heap number — ~300 bytes more per task kept. `Number(text)` gave small integers as Smis.
+ * heap number, which costs memory for every task kept. `Number(text)` gives small integers
+ * as Smis, and the fast paths must give the same.
  */
 function small(v: number): number {
   return v >= -0x80000000 && v <= 0x7fffffff && v === Math.floor(v) ? v | 0 : v;
@@ -98,9 +99,7 @@ function decimalAt(text: string, from: number, to: number): number {
 
 /** A file holding one integer (`memory.usage_in_bytes`, `pids.current`). */
 export function parseSingleValue(text: string): number | undefined {
-  const v = integerAt(text, 0, endOfLine(text));
-  if (v === v) return v;
-  return parseInteger(text.trim());
+  return integerIn(text, 0, endOfLine(text));
 }
 
 /** The end of a one-line file's value: its length less one trailing newline. */
@@ -129,6 +128,27 @@ export function finiteOrUndefined(v: number | undefined): number | undefined {
   return v === undefined || v === Infinity ? undefined : v;
 }
 
+/** The end of the line that starts at `start`: its newline, or the end of the text. */
+function lineEnd(text: string, start: number): number {
+  const end = text.indexOf('\n', start);
+  return end === -1 ? text.length : end;
+}
+
+/** The space that ends a `key value` line's key in [start, end), or -1 when there is no key. */
+function keyEnd(text: string, start: number, end: number): number {
+  const sp = text.indexOf(' ', start);
+  return sp > start && sp < end ? sp : -1;
+}
+
+/**
+ * The integer in [from, to) of a line, surrounding blanks allowed, or undefined. The usual
+ * plain digits take the fast path: no slice, trim or Number().
+ */
+function integerIn(text: string, from: number, to: number): number | undefined {
+  const v = integerAt(text, from, to);
+  return Number.isNaN(v) ? parseInteger(text.slice(from, to).trim()) : v;
+}
+
 /**
  * A `key value` file (`cpu.stat`, `memory.stat`, `memory.events`, `memory.oom_control`,
  * `cpuacct.stat`). Lines that are not `key integer` are skipped; unknown keys are kept,
@@ -136,19 +156,12 @@ export function finiteOrUndefined(v: number | undefined): number | undefined {
  */
 export function parseFlatKeyed(text: string): Map<string, number> {
   const out = new Map<string, number>();
-  let start = 0;
-  const len = text.length;
-  while (start < len) {
-    let end = text.indexOf('\n', start);
-    if (end === -1) end = len;
-    const sp = text.indexOf(' ', start);
-    if (sp > start && sp < end) {
-      // Fast path for the usual `key 123`: no slice, trim or Number() for the value.
-      let value: number | undefined = integerAt(text, sp + 1, end);
-      if (value !== value) value = parseInteger(text.slice(sp + 1, end).trim());
-      if (value !== undefined) out.set(text.slice(start, sp), value);
-    }
-    start = end + 1;
+  for (let start = 0, end = 0; start < text.length; start = end + 1) {
+    end = lineEnd(text, start);
+    const sp = keyEnd(text, start, end);
+    if (sp < 0) continue;
+    const value = integerIn(text, sp + 1, end);
+    if (value !== undefined) out.set(text.slice(start, sp), value);
   }
   return out;
 }
@@ -173,31 +186,23 @@ export function pickFlatKeyed<K extends string>(text: string, keys: readonly K[]
   const byLength = keysByLength(keys);
   const found: Array<number | undefined> = new Array(keys.length);
   let valid = false;
-  let start = 0;
-  const len = text.length;
-  while (start < len) {
-    let end = text.indexOf('\n', start);
-    if (end === -1) end = len;
-    const sp = text.indexOf(' ', start);
-    if (sp > start && sp < end) {
-      const candidates = byLength[sp - start];
-      if (candidates !== undefined || !valid) {
-        let value: number | undefined = integerAt(text, sp + 1, end);
-        if (value !== value) value = parseInteger(text.slice(sp + 1, end).trim());
-        if (value !== undefined) {
-          valid = true;
-          if (candidates !== undefined) {
-            for (const i of candidates) {
-              if (text.startsWith(keys[i] as string, start)) {
-                found[i] = value;
-                break;
-              }
-            }
-          }
-        }
+  for (let start = 0, end = 0; start < text.length; start = end + 1) {
+    end = lineEnd(text, start);
+    const sp = keyEnd(text, start, end);
+    if (sp < 0) continue;
+    const candidates = byLength[sp - start];
+    // Unwanted keys are parsed only until one valid line is seen.
+    if (candidates === undefined && valid) continue;
+    const value = integerIn(text, sp + 1, end);
+    if (value === undefined) continue;
+    valid = true;
+    if (candidates === undefined) continue;
+    for (const i of candidates) {
+      if (text.startsWith(keys[i] as string, start)) {
+        found[i] = value;
+        break;
       }
     }
-    start = end + 1;
   }
   const values: Partial<Record<K, number>> = {};
   for (let i = 0; i < keys.length; i++) {
@@ -215,7 +220,8 @@ function keysByLength(keys: readonly string[]): Array<number[] | undefined> {
     ix = [];
     for (let i = 0; i < keys.length; i++) {
       const n = (keys[i] as string).length;
-      (ix[n] ??= []).push(i);
+      ix[n] ??= [];
+      ix[n].push(i);
     }
     keyIndexes.set(keys, ix);
   }

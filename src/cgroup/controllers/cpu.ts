@@ -1,0 +1,85 @@
+import { compact, defined } from '../compact.ts';
+import { splitCpu } from '../cpu-split.ts';
+import { parseCpuMax, parseIntegerList } from '../parse/file-formats.ts';
+import type { Reading } from '../reading.ts';
+import type { V1CpuStats, V2CpuStats } from '../types.ts';
+import type { Controller } from './controller.ts';
+
+/**
+ * cpu and cpuacct. v1: usage from cpuacct (split by mode, see cpu-split.ts), throttling and
+ * quota from cpu, per-CPU usage for the cpu.percpu group. v2: cpu.stat and cpu.max.
+ */
+export const cpuController: Controller = {
+  groups: ['cpu', 'cpu.percpu'],
+
+  readV1(r, cg, s, groups) {
+    const { cpu, cpuacct } = cg.dirs;
+    if (groups.has('cpu') && (cpu || cpuacct)) s.cpu = defined(compact(readV1Cpu(r, cpu, cpuacct)));
+    if (groups.has('cpu.percpu') && cpuacct) {
+      const t = r.text(cpuacct, 'cpuacct.usage_percpu');
+      if (t !== undefined) {
+        const list = parseIntegerList(t);
+        if (list === undefined) r.parseError(cpuacct, 'cpuacct.usage_percpu', 'expected integers');
+        else {
+          s.cpu ??= {};
+          s.cpu.percpuNs = list;
+        }
+      }
+    }
+  },
+
+  readV2(r, dir, s, groups) {
+    if (!groups.has('cpu')) return;
+    const st = r.keyed(dir, 'cpu.stat');
+    const c: V2CpuStats = {
+      usageUsec: st?.get('usage_usec'),
+      userUsec: st?.get('user_usec'),
+      systemUsec: st?.get('system_usec'),
+      nrPeriods: st?.get('nr_periods'),
+      nrThrottled: st?.get('nr_throttled'),
+      throttledUsec: st?.get('throttled_usec'),
+    };
+    const maxText = r.text(dir, 'cpu.max');
+    if (maxText !== undefined) {
+      const mx = parseCpuMax(maxText);
+      if (!mx) r.parseError(dir, 'cpu.max', `expected "QUOTA PERIOD", got ${JSON.stringify(maxText.slice(0, 40))}`);
+      else {
+        c.maxQuotaUs = mx.quotaUs;
+        c.maxPeriodUs = mx.periodUs;
+      }
+    }
+    s.cpu = defined(compact(c));
+  },
+};
+
+function readV1Cpu(r: Reading, cpu: string | undefined, cpuacct: string | undefined): V1CpuStats {
+  const c: V1CpuStats = {};
+  if (cpuacct) {
+    c.usageNs = r.int(cpuacct, 'cpuacct.usage');
+    c.usageUserNs = r.int(cpuacct, 'cpuacct.usage_user');
+    c.usageSysNs = r.int(cpuacct, 'cpuacct.usage_sys');
+    if (c.usageUserNs === undefined || c.usageSysNs === undefined) {
+      // Kernels before 4.16 have no usage_user/usage_sys: fall back to USER_HZ ticks.
+      const st = r.keyed(cpuacct, 'cpuacct.stat');
+      c.userTicks = st?.get('user');
+      c.systemTicks = st?.get('system');
+    }
+  }
+  const sampledUser = c.usageUserNs ?? c.userTicks;
+  const sampledSys = c.usageSysNs ?? c.systemTicks;
+  if (c.usageNs !== undefined && sampledUser !== undefined && sampledSys !== undefined) {
+    const split = splitCpu(r.state.cpuSplit, c.usageNs, sampledUser, sampledSys);
+    r.state.cpuSplit = split;
+    c.userNs = split.user;
+    c.systemNs = split.system;
+  }
+  if (cpu) {
+    const st = r.keyed(cpu, 'cpu.stat');
+    c.nrPeriods = st?.get('nr_periods');
+    c.nrThrottled = st?.get('nr_throttled');
+    c.throttledTimeNs = st?.get('throttled_time');
+    c.cfsQuotaUs = r.limit(cpu, 'cpu.cfs_quota_us');
+    c.cfsPeriodUs = r.int(cpu, 'cpu.cfs_period_us');
+  }
+  return c;
+}

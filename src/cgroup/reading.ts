@@ -1,0 +1,108 @@
+import * as fs from 'node:fs';
+import type { DeviceNames } from './devices.ts';
+import type { FileReader } from './file-reader.ts';
+import { finiteOrUndefined, parseFlatKeyed, parseLimit, parseSingleValue, pickFlatKeyed } from './parse/file-formats.ts';
+import type { ReadState } from './read-state.ts';
+import type { ReadError } from './types.ts';
+
+/**
+ * One read of one cgroup, shared by the controller readers: reads and parses files, collects
+ * errors, notices the directory vanishing, and never throws. After `gone`, every read gives
+ * undefined without touching the filesystem.
+ */
+export class Reading {
+  readonly errors: ReadError[] = [];
+  gone = false;
+  constructor(
+    private readonly reader: FileReader,
+    /** The task's memory between reads. */
+    readonly state: ReadState,
+    readonly deviceNames: DeviceNames,
+  ) {}
+
+  /** The file's text; undefined when it is absent, unreadable (an error) or the cgroup is gone. */
+  text(dir: string, name: string): string | undefined {
+    if (this.gone) return undefined;
+    const file = `${dir}/${name}`;
+    // The name first: it is a literal, hashed once, where the fresh path would hash at every
+    // read; keeping the paths per task instead would cost heap for every task.
+    if (this.state.absentNames?.includes(name) && this.state.absent.has(file)) return undefined;
+    try {
+      const t = this.reader.read(file);
+      // A FIFO or device planted in the tree reads as empty (O_NONBLOCK, no writer): report it
+      // instead of passing it on as an empty file. Only empty reads pay for the stat.
+      if (t === '' && !fs.statSync(file).isFile()) {
+        this.parseError(dir, name, 'not a regular file');
+        return undefined;
+      }
+      return t;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+      if (code === 'ENOENT' || code === 'ENODEV') {
+        // ENODEV: the file was open while its cgroup was removed. ENOENT: the file or the cgroup is gone.
+        if (code === 'ENODEV' || !fs.existsSync(dir)) {
+          this.gone = true;
+          this.errors.push({ type: 'ENOENT', path: dir, message: `cgroup ${dir} was removed` });
+        } else {
+          this.state.absent.add(file);
+          if (this.state.absentNames) this.state.absentNames.push(name);
+          else this.state.absentNames = [name]; // capacity 1: a first push would reserve 16
+        }
+        return undefined;
+      }
+      this.errors.push({ type: code, path: file, message: `cannot read ${file}: ${(err as Error).message}` });
+      return undefined;
+    }
+  }
+
+  parseError(dir: string, name: string, what: string): void {
+    this.errors.push({ type: 'parse', path: `${dir}/${name}`, message: `cannot parse ${dir}/${name}: ${what}` });
+  }
+
+  /** Marks the cgroup gone when `dir` no longer exists (after a failed directory listing). */
+  markGoneIfMissing(dir: string): void {
+    this.gone = this.gone || !fs.existsSync(dir);
+  }
+
+  /** A single-integer file. */
+  int(dir: string, name: string): number | undefined {
+    const t = this.text(dir, name);
+    if (t === undefined) return undefined;
+    const v = parseSingleValue(t);
+    if (v === undefined) this.parseError(dir, name, `expected an integer, got ${JSON.stringify(t.slice(0, 40))}`);
+    return v;
+  }
+
+  /** A limit file: undefined when unlimited, absent or malformed. */
+  limit(dir: string, name: string): number | undefined {
+    const t = this.text(dir, name);
+    if (t === undefined) return undefined;
+    const v = parseLimit(t);
+    if (v === undefined) this.parseError(dir, name, `expected an integer or max, got ${JSON.stringify(t.slice(0, 40))}`);
+    return finiteOrUndefined(v);
+  }
+
+  /** A `key value` file; a non-empty file with no valid line is a parse error. */
+  keyed(dir: string, name: string): Map<string, number> | undefined {
+    const t = this.text(dir, name);
+    if (t === undefined) return undefined;
+    const m = parseFlatKeyed(t);
+    if (m.size === 0 && t.trim() !== '') {
+      this.parseError(dir, name, 'no "key value" line');
+      return undefined;
+    }
+    return m;
+  }
+
+  /** `pickKeys(keyed(dir, name), keys)`, without building the whole map. */
+  picked<K extends string>(dir: string, name: string, keys: readonly K[]): Partial<Record<K, number>> | undefined {
+    const t = this.text(dir, name);
+    if (t === undefined) return undefined;
+    const { values, valid } = pickFlatKeyed(t, keys);
+    if (!valid && t.trim() !== '') {
+      this.parseError(dir, name, 'no "key value" line');
+      return undefined;
+    }
+    return values;
+  }
+}

@@ -1,0 +1,80 @@
+import type { CgroupStats } from '../cgroup/types.ts';
+import { FinalQueue, type QueueConsumer } from './final-queue.ts';
+import type { FinalReading, FinalSource } from './snapshot.ts';
+import type { Task } from './task.ts';
+
+export interface StopResult {
+  /** `read`: read at stop; `last-known`: the cgroup was gone, the last periodic reading was queued; `none`: nothing to queue. */
+  source: FinalSource;
+  /** When the queued reading was taken (ms since the epoch); absent for `none`. */
+  timeMs?: number;
+  stats?: CgroupStats;
+}
+
+/**
+ * Stopped tasks' final readings on their way to every consumer: the bounded queue, and the
+ * count of final reads that found the cgroup already gone.
+ */
+export class FinalReadings {
+  private readonly queue: FinalQueue<FinalReading>;
+  /** Stopped tasks whose cgroup was gone before the final read. */
+  private missedCount = 0;
+
+  constructor(capacity: number) {
+    this.queue = new FinalQueue(capacity);
+  }
+
+  get pending(): number {
+    return this.queue.size;
+  }
+
+  get dropped(): number {
+    return this.queue.dropped;
+  }
+
+  get missed(): number {
+    return this.missedCount;
+  }
+
+  /** A new consumer: it gets every reading still pending and every one queued from now on. */
+  open(): QueueConsumer {
+    return this.queue.register();
+  }
+
+  close(consumer: QueueConsumer): void {
+    this.queue.unregister(consumer);
+  }
+
+  /** Queues a reading taken at stop. */
+  queueRead(task: Task, stats: CgroupStats, timeMs: number): StopResult {
+    this.queue.push({ task, stats, timeMs, source: 'read' });
+    return { source: 'read', timeMs, stats };
+  }
+
+  /** The cgroup is gone: counts a missed final read and queues the task's last periodic reading, if it has one. */
+  queueLastKnown(task: Task): StopResult {
+    this.missedCount++;
+    const stats = task.lastStats;
+    if (!stats) return { source: 'none' };
+    this.queue.push({ task, stats, timeMs: task.lastTimeMs, source: 'last-known' });
+    return { source: 'last-known', timeMs: task.lastTimeMs, stats };
+  }
+
+  /**
+   * Takes this consumer's pending final readings, oldest first, at most one per (namespace,
+   * id): two incarnations of one id in one collection would be duplicate series, so the later
+   * one waits for the consumer's next take.
+   */
+  take(consumer: QueueConsumer): FinalReading[] {
+    const finals: FinalReading[] = [];
+    const keys = new Set<string>();
+    const seq = this.queue.peek(consumer, (f) => {
+      if (keys.has(f.task.key)) return false;
+      keys.add(f.task.key);
+      finals.push(f);
+      return true;
+    });
+    this.queue.advance(consumer, seq);
+    return finals;
+  }
+}

@@ -1,0 +1,65 @@
+import type { Attributes } from '@opentelemetry/api';
+import type { CgroupStats, ReadResult } from '../cgroup/types.ts';
+
+/**
+ * Where a task is in its life. `live`: registered, read at every collection. `stopped`: out of
+ * the registry through stop() or the vanished-cgroup policy; its final reading is queued, on
+ * its way, or (source `none`) there is none. `removed`: out through remove(), no final reading.
+ * A task leaves `live` once and never comes back: a re-added id is a new task.
+ */
+export type TaskLifecycle = 'live' | 'stopped' | 'removed';
+
+/** What a snapshot shows of a task: who it is, never the engine's bookkeeping. */
+export interface TaskView {
+  readonly id: string;
+  readonly namespace: string;
+  /** (namespace, id) as one string: equal keys are the same series identity. */
+  readonly key: string;
+  /** Unique per add(): a re-added id is a new incarnation with its own series start time. */
+  readonly incarnation: number;
+  /** Point attributes shared by every point of the task: extras, then container.id/namespace. */
+  readonly attributes: Attributes;
+  /** When the task started, ms since the epoch: the start time of its cumulative series. */
+  readonly startTimeMs: number;
+  readonly lifecycle: TaskLifecycle;
+}
+
+/** Where a final reading came from: read at stop(), the last periodic reading, or nothing at all. */
+export type FinalSource = 'read' | 'last-known' | 'none';
+
+/** A stopped task's last reading, delivered once to every consumer. */
+export interface FinalReading {
+  readonly task: TaskView;
+  readonly stats: CgroupStats;
+  /** When it was taken, ms since the epoch. */
+  readonly timeMs: number;
+  readonly source: Exclude<FinalSource, 'none'>;
+}
+
+/** A registered task's reading from this collection. */
+export interface LiveReading {
+  readonly task: TaskView;
+  readonly result: ReadResult;
+}
+
+/** The engine's own figures at one collection: the self metrics' values. */
+export interface SelfSnapshot {
+  readonly startTimeMs: number;
+  readonly timeMs: number;
+  readonly tasks: number;
+  readonly collectionDurationS: number;
+  /** Failed reads since start, by error type. */
+  readonly errors: ReadonlyMap<string, number>;
+  readonly pending: number;
+  readonly dropped: number;
+  readonly missed: number;
+}
+
+/** What one consumer gets from one collection. */
+export interface Snapshot {
+  /** Final readings for this consumer, oldest first, at most one per (namespace, id). */
+  readonly finals: readonly FinalReading[];
+  /** Live readings of registered tasks (none for tasks whose final reading is in `finals`). */
+  readonly live: readonly LiveReading[];
+  readonly self: SelfSnapshot;
+}

@@ -1,0 +1,118 @@
+// The engine's public seams: mounts read in the constructor, openConsumer(), task lifecycle in snapshots, attachUnifiedDir().
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { cgroupMountsFromDirectory } from '../../src/cgroup/mounts.ts';
+import { resolveCgroup } from '../../src/cgroup/resolve.ts';
+import { SELF_CATALOG, SELF_METRICS } from '../../src/metrics/catalog.ts';
+import { resolveMounts } from '../../src/metrics/engine-mounts.ts';
+import { CgroupMetrics, NoCgroupMountError, type SelfSnapshot } from '../../src/index.ts';
+import { V1_TREE, V2 } from './helpers.ts';
+
+test('resolveMounts: explicit mounts win over root; root is read as a directory; an unusable root is NoCgroupMountError', () => {
+  const v2 = cgroupMountsFromDirectory(V2.loaded);
+  assert.equal(resolveMounts({ mounts: v2, root: '/nonexistent' }), v2);
+  assert.equal(resolveMounts({ root: V2.loaded }).mode, 'v2');
+  assert.equal(resolveMounts({ root: V1_TREE }).mode, 'v1');
+  assert.throws(() => resolveMounts({ root: '/nonexistent/ocm' }), NoCgroupMountError);
+});
+
+test('new CgroupMetrics reads its mounts at once: `mounts` is a plain value, an unusable root throws NoCgroupMountError there', () => {
+  const cg = new CgroupMetrics({ root: V2.loaded });
+  assert.equal(cg.mounts.mode, 'v2');
+  assert.equal(cg.mounts, cg.mounts);
+  assert.throws(() => new CgroupMetrics({ root: '/nonexistent/ocm' }), NoCgroupMountError);
+});
+
+test('openConsumer(): live readings with their task view, finals once per consumer, close() releases the queue', async () => {
+  const cg = new CgroupMetrics({ root: V2.loaded, groups: ['cpu'] });
+  const a = cg.openConsumer();
+  const b = cg.openConsumer();
+  cg.add({ id: 'x', namespace: 'ns', cgroup: '/', attributes: { 'job.name': 'j' }, startTime: 1000 });
+  const s1 = await a.snapshot();
+  assert.deepEqual(
+    s1.live.map((l) => [l.task.id, l.task.namespace, l.task.lifecycle, l.task.startTimeMs]),
+    [['x', 'ns', 'live', 1000]],
+  );
+  assert.equal(s1.live[0]?.task.attributes['job.name'], 'j');
+  assert.equal(s1.self.tasks, 1);
+  const stopped = await cg.stop('x', 'ns');
+  assert.equal(stopped.source, 'read');
+  const s2 = await a.snapshot();
+  assert.deepEqual(
+    s2.finals.map((f) => [f.task.id, f.task.lifecycle, f.source]),
+    [['x', 'stopped', 'read']],
+  );
+  assert.deepEqual(s2.live, []);
+  assert.equal(s2.self.pending, 1, 'b has not taken it');
+  assert.equal((await a.snapshot()).finals.length, 0, 'once per consumer');
+  b.close();
+  b.close();
+  assert.equal((await a.snapshot()).self.pending, 0, 'a closed consumer holds nothing');
+});
+
+test('remove() ends the task as removed: it leaves the live readings, no final reading', async () => {
+  const cg = new CgroupMetrics({ root: V2.loaded, groups: ['cpu'] });
+  const c = cg.openConsumer();
+  cg.add({ id: 'x', cgroup: '/' });
+  const live = (await c.snapshot()).live[0]?.task;
+  assert.ok(cg.remove('x'));
+  assert.equal(live?.lifecycle, 'removed');
+  const s = await c.snapshot();
+  assert.deepEqual([s.live.length, s.finals.length, s.self.tasks], [0, 0, 0]);
+});
+
+test("attachUnifiedDir(): a v1 task reads pressure from the cgroup2 twin given later; the caller's TaskCgroup is never written", async () => {
+  const mounts = cgroupMountsFromDirectory(V1_TREE);
+  const cg = new CgroupMetrics({ mounts, groups: ['cpu', 'pressure'] });
+  const c = cg.openConsumer();
+  const cgroup = resolveCgroup(mounts, '/');
+  assert.equal(cgroup.version, 1);
+  cg.add({ id: 't', cgroup });
+  const before = (await c.snapshot()).live[0]?.result.stats;
+  assert.equal(before?.pressure, undefined);
+  assert.equal(cg.attachUnifiedDir('nope', 'default', V2.loaded), false);
+  assert.ok(cg.attachUnifiedDir('t', 'default', V2.loaded));
+  assert.equal(cg.attachUnifiedDir('t', 'default', V2.loaded), false, 'a twin is attached once');
+  const after = (await c.snapshot()).live[0]?.result.stats;
+  assert.ok(after?.pressure?.cpu?.some, 'pressure from the twin');
+  assert.equal('unified' in cgroup, false);
+  const v2 = new CgroupMetrics({ root: V2.loaded });
+  v2.add({ id: 'v', cgroup: '/' });
+  assert.equal(v2.attachUnifiedDir('v', 'default', V2.loaded), false, 'a v2 cgroup has no twin');
+});
+
+test('SELF_CATALOG: one row per self metric, each reading its value from the SelfSnapshot', () => {
+  const self: SelfSnapshot = {
+    startTimeMs: 0,
+    timeMs: 1,
+    tasks: 7,
+    collectionDurationS: 0.25,
+    errors: new Map([
+      ['EACCES', 2],
+      ['timeout', 1],
+    ]),
+    pending: 3,
+    dropped: 4,
+    missed: 5,
+  };
+  const got = SELF_CATALOG.map((d) => {
+    const pts: unknown[][] = [];
+    d.read(self, (v, a) => pts.push([v, a?.['error.type']]));
+    return [d.name, pts] as const;
+  });
+  assert.deepEqual(got, [
+    ['cgroup_metrics.tasks', [[7, undefined]]],
+    ['cgroup_metrics.collection.duration', [[0.25, undefined]]],
+    [
+      'cgroup_metrics.read.errors',
+      [
+        [2, 'EACCES'],
+        [1, 'timeout'],
+      ],
+    ],
+    ['cgroup_metrics.final_readings.pending', [[3, undefined]]],
+    ['cgroup_metrics.final_readings.missed', [[5, undefined]]],
+    ['cgroup_metrics.final_readings.dropped', [[4, undefined]]],
+  ]);
+  assert.deepEqual(SELF_CATALOG, Object.values(SELF_METRICS));
+});
