@@ -2,8 +2,11 @@
 # Installs the real peers the tests talk to. Idempotent: work already done is skipped.
 #
 #  1. Debian (bookworm) packages, installed system-wide with --no-install-recommends:
-#       containerd runc busybox-static docker.io, and python3 make g++ (node-gyp builds the
-#       `epoll` addon at npm ci; usually there already)
+#       containerd runc busybox-static docker.io podman conmon catatonit (podman's pods build
+#       their pause image from catatonit), and python3 make g++ (node-gyp builds the
+#       `epoll` addon at npm ci; usually there already), and the official CRI and containerd
+#       .proto files that test/discovery/protos.test.ts checks proto/ against
+#       (golang-github-kubernetes-cri-api-dev golang-github-containerd-containerd-dev)
 #     Their services are NOT started (a policy-rc.d that says "no" is put in place for the
 #     install if none exists); the tests start their own daemons on private sockets.
 #  2. From Debian trixie, downloaded and unpacked (NOT installed) under .peers/:
@@ -27,7 +30,8 @@ PEERS_DIR="${PEERS_DIR:-$ROOT/.peers}"
 TRIES="${INSTALL_PEERS_TRIES:-3}"
 SKIP_SYSTEM="${INSTALL_PEERS_SKIP_SYSTEM:-0}"
 
-SYSTEM_PKGS=(containerd runc busybox-static docker.io python3 make g++)
+SYSTEM_PKGS=(containerd runc busybox-static docker.io podman conmon catatonit python3 make g++
+  golang-github-kubernetes-cri-api-dev golang-github-containerd-containerd-dev)
 # name in trixie -> files that must exist in the unpacked tree
 UNPACK_PKGS=(prometheus promtool victoria-metrics opentelemetry-proto)
 declare -A UNPACK_CHECK=(
@@ -155,7 +159,7 @@ if ((${#missing_system[@]} + ${#missing_unpack[@]})); then
     policy=/usr/sbin/policy-rc.d
     made_policy=0
     if [[ ! -e "$policy" ]]; then
-      # Do not let docker.io/containerd start system services during the install.
+      # Do not let docker.io/containerd/podman start system services during the install.
       printf '#!/bin/sh\n# install-peers.sh: no service starts during the install\nexit 101\n' |
         "${SUDO[@]}" tee "$policy" >/dev/null
       "${SUDO[@]}" chmod 755 "$policy"
@@ -248,7 +252,7 @@ log "  $prom_v"
 log "  $promtool_v"
 log "  $vm_v"
 if [[ "$SKIP_SYSTEM" != 1 ]]; then
-  for b in containerd runc ctr dockerd docker busybox; do
+  for b in containerd runc ctr dockerd docker podman conmon catatonit busybox; do
     command -v "$b" >/dev/null 2>&1 || die "$b is not on PATH after installing ${SYSTEM_PKGS[*]}"
   done
 fi

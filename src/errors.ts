@@ -72,3 +72,21 @@ export class EndpointStartError extends CgroupMetricsError {
     super('ENDPOINT_START', `cannot serve Prometheus metrics on ${host}:${port}: ${why}`, { cause });
   }
 }
+
+/** Why a metadata lookup failed: counted by type in `cgroup_metrics.metadata.errors`. */
+export type LookupErrorType = 'unavailable' | 'timeout' | 'protocol';
+
+/**
+ * A runtime's API did not name a container: its socket is missing or refuses (`unavailable`),
+ * it gave no answer by the deadline (`timeout`), or an answer that cannot be read (`protocol`).
+ * An unknown container is no error: the lookup resolves undefined.
+ */
+export class MetadataLookupError extends CgroupMetricsError {
+  constructor(
+    readonly source: string,
+    readonly type: LookupErrorType,
+    message: string,
+  ) {
+    super('METADATA_LOOKUP', `${source}: ${message}`);
+  }
+}

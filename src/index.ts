@@ -1,5 +1,6 @@
 /** otel-cgroup-metrics: per-task cgroup v1/v2 metrics for OpenTelemetry, with final readings. */
-export { CgroupMetrics, type AddTaskOptions, type CgroupMetricsOptions, type StopResult } from './metrics/cgroup-metrics.ts';
+export { CgroupMetrics, type AddTaskOptions, type CgroupMetricsOptions, type StopResult, type TaskHandle } from './metrics/cgroup-metrics.ts';
+export type { TaskAnnotation } from './metrics/task.ts';
 export type { Snapshot, SelfSnapshot, FinalReading, LiveReading, TaskView, TaskLifecycle, FinalSource } from './metrics/snapshot.ts';
 export type { SnapshotSource, SnapshotConsumer } from './metrics/snapshot-source.ts';
 export { CgroupMetricProducer, type ProducerOptions } from './metrics/producer.ts';
@@ -32,3 +33,12 @@ export { catalogValues, cpuSeconds, type CatalogValue } from './metrics/catalog-
 export { Discovery, type DiscoveryOptions, type DiscoveryEvent } from './discovery/watcher.ts';
 export { layoutsFrom, customLayout, DEFAULT_LAYOUTS, type Layout, type LayoutName, type DiscoveredTask } from './discovery/layouts.ts';
 export type { EventsMechanism } from './discovery/events-watch.ts';
+export { MetadataLookups, type MetadataLookupsOptions } from './discovery/metadata/lookups.ts';
+export { LabelAllowList } from './discovery/metadata/labels.ts';
+export { METADATA_SOURCES } from './discovery/metadata/registry.ts';
+export type {
+  ContainerMetadata,
+  LookupTask,
+  MetadataSource,
+  MetadataSourceDefinition,
+} from './discovery/metadata/source.ts';

@@ -8,6 +8,7 @@
  * flags and environment (container paths mapped back to the host through the hostPath
  * volumes) and serves the Prometheus endpoint with the node name in its resource.
  */
+import { metadataSettings } from '../src/cli/metadata-setup.ts';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -18,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import { engineOptions } from '../src/cli/engine-setup.ts';
-import { DISCOVERY_OPTIONS, ENGINE_OPTIONS, EXPORT_OPTIONS, type EngineFlags } from '../src/cli/flags.ts';
+import { AGENT_OPTIONS, type EngineFlags, type MetadataFlags } from '../src/cli/flags.ts';
 import { AGENT_HELP } from '../src/cli/help.ts';
 import { DEFAULT_LAYOUTS, layoutsFrom } from '../src/discovery/layouts.ts';
 import { parseExporters, resolveExportConfig, type ExportFlags } from '../src/export/config.ts';
@@ -28,7 +29,6 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MANIFEST = path.join(REPO, 'deploy/kubernetes/daemonset.yaml');
 const DOCKERFILE = path.join(REPO, 'deploy/Dockerfile');
 const DOCKERIGNORE = path.join(REPO, '.dockerignore');
-const AGENT_OPTIONS = { ...ENGINE_OPTIONS, ...EXPORT_OPTIONS, ...DISCOVERY_OPTIONS, help: { type: 'boolean', short: 'h' } } as const;
 
 // ---------------------------------------------------------------------------------------------
 // The manifest
@@ -98,6 +98,7 @@ const FIELD_VALUES: Record<string, string> = {
   'spec.nodeName': 'node-test-1',
   'metadata.name': 'otel-cgroup-metrics-x7k2p',
   'metadata.namespace': 'monitoring',
+  'metadata.uid': '7f1c2a9e-4b1d-4c55-9a0e-2d3f4a5b6c7d',
   'status.hostIP': '10.0.0.7',
 };
 function expandEnv(vars: readonly EnvVar[]): Record<string, string> {
@@ -220,6 +221,7 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
     // The agent's own validation of the values (what agentCommand does before starting).
     resolveExportConfig(flags as ExportFlags, {});
     engineOptions(flags as EngineFlags);
+    metadataSettings(flags as MetadataFlags);
     const layouts = layoutsFrom(
       flags.layouts === undefined
         ? DEFAULT_LAYOUTS
@@ -270,6 +272,11 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
     const attrs = Object.fromEntries((expanded.OTEL_RESOURCE_ATTRIBUTES ?? '').split(',').map((kv) => kv.split('=') as [string, string]));
     assert.equal(attrs['k8s.node.name'], 'node-test-1');
     assert.equal(attrs['host.name'], 'node-test-1', "host.name is the node, not the pod's hostname");
+    assert.deepEqual(env.find((e) => e.name === 'K8S_POD_UID')?.valueFrom, { fieldRef: { fieldPath: 'metadata.uid' } });
+    assert.ok(attrs['service.instance.id'], 'the agent instance identified once, on the resource');
+    // The agent's own pod never reaches the resource: promoted to labels, it would stamp every container's series.
+    for (const k of Object.keys(attrs))
+      assert.ok(!k.startsWith('k8s.pod.') && !k.startsWith('k8s.namespace.') && !k.startsWith('container.'), `${k} on the agent's resource`);
     assert.deepEqual(parseExporters(envValue('OTEL_METRICS_EXPORTER') ?? '', 'OTEL_METRICS_EXPORTER').sort(), ['otlp', 'prometheus']);
     const config = podExportConfig();
     assert.deepEqual([...config.exporters].sort(), ['otlp', 'prometheus']);
@@ -278,17 +285,33 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
     assert.equal(config.otlp.protocol, 'http/protobuf');
   });
 
-  test('the container port is the Prometheus port the agent listens on, on every interface, and is the one annotated for scraping', () => {
+  test('the container port is the Prometheus port the agent listens on, on every interface; no annotation invites the kubernetes-pods job', () => {
     const config = podExportConfig();
     const metrics = agent.ports?.find((p) => p.name === 'metrics');
     assert.ok(metrics, 'a port named metrics');
     assert.equal(metrics.containerPort, config.prometheus.port);
     assert.equal(metrics.protocol ?? 'TCP', 'TCP');
     assert.equal(config.prometheus.host, '0.0.0.0', 'reachable from outside the pod');
+    // That job would label every container's series with the agent's own pod and namespace.
     const ann = daemonSet.spec.template.metadata.annotations ?? {};
-    assert.equal(ann['prometheus.io/scrape'], 'true');
-    assert.equal(ann['prometheus.io/port'], String(config.prometheus.port));
-    assert.equal(ann['prometheus.io/path'] ?? '/metrics', config.prometheus.path);
+    assert.deepEqual(
+      Object.keys(ann).filter((k) => k.startsWith('prometheus.io/')),
+      [],
+    );
+  });
+
+  test("every runtime socket the agent is pointed at lies in a read-only mount of the node's /run", () => {
+    const flags = parseAgentArgs(agent.args ?? []) as MetadataFlags;
+    metadataSettings(flags); // the agent accepts them
+    const sockets = (flags['runtime-socket'] ?? []).map((s) => s.split('=') as [string, string]);
+    assert.deepEqual(sockets.map(([name]) => name).sort(), ['containerd', 'cri', 'docker', 'podman']);
+    const hostVolumes = new Map((pod.volumes ?? []).filter((v) => v.hostPath).map((v) => [v.name, v.hostPath as { path: string }]));
+    for (const [name, socket] of sockets) {
+      const mount = (agent.volumeMounts ?? []).find((m) => socket.startsWith(`${m.mountPath}/`));
+      assert.ok(mount, `--runtime-socket ${name}=${socket} is in a mounted volume`);
+      assert.equal(mount.readOnly, true, `${mount.mountPath} read-only`);
+      assert.equal(hostVolumes.get(mount.name)?.path, '/run', `${mount.name} is the node's /run`);
+    }
   });
 
   test('probes never GET the metrics path (that would be a scrape, taking the final readings)', () => {

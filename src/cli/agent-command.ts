@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_LAYOUTS, layoutsFrom } from '../discovery/layouts.ts';
+import type { MetadataLookups } from '../discovery/metadata/lookups.ts';
 import { Discovery } from '../discovery/watcher.ts';
 import { resolveExportConfig } from '../export/config.ts';
 import { startExportPipeline, type ExportPipeline } from '../export/pipeline.ts';
@@ -11,6 +12,7 @@ import { withConfigFile } from './config-file.ts';
 import { addTasks, engineOptions, parseTasks } from './engine-setup.ts';
 import { AGENT_OPTIONS, NOT_IN_CONFIG_FILE } from './flags.ts';
 import { AGENT_HELP } from './help.ts';
+import { metadataSettings, startMetadataLookups } from './metadata-setup.ts';
 
 /** A millisecond flag's value, or undefined when it is not given. */
 function milliseconds(text: string | undefined, flag: string): number | undefined {
@@ -32,21 +34,28 @@ export async function agentCommand(argv: string[]): Promise<number> {
   // Everything that can be refused is checked before anything starts.
   const config = resolveExportConfig(flags);
   const options = engineOptions(flags);
-  const tasks = parseTasks(flags.task ?? []);
+  const tasks = parseTasks(flags.task ?? [], flags['task-attribute'] ?? []);
   const layouts = flags['no-discovery']
     ? []
     : layoutsFrom(flags.layouts === undefined ? DEFAULT_LAYOUTS : splitList(flags.layouts), flags['layout-pattern'] ?? []);
   const rescanIntervalMs = milliseconds(flags['rescan-interval'], '--rescan-interval');
   const emptyPollMs = milliseconds(flags['empty-poll-interval'], '--empty-poll-interval');
+  const metadata = metadataSettings(flags);
   // Then what needs the host: the mounts (an unusable --root fails here), each task's cgroup.
   const engine = new CgroupMetrics({ ...options, onGone: 'stop' });
   addTasks(engine, tasks);
   const pipeline: ExportPipeline = await startExportPipeline(engine, config, agentResource(), log);
 
   let discovery: Discovery | undefined;
+  let lookups: MetadataLookups | undefined;
   if (layouts.length > 0) {
+    // Only the sources that name a layout in use: a docker-only agent never dials containerd.
+    const inUse = new Set<string>(layouts.map((l) => l.name));
+    metadata.sources = metadata.sources.filter((s) => s.definition.layouts.some((l) => inUse.has(l)));
+    if (metadata.sources.length > 0) lookups = startMetadataLookups(metadata, engine, log, flags.verbose === true);
     discovery = new Discovery(engine, {
       layouts,
+      ...(lookups ? { metadata: lookups } : {}),
       ...(rescanIntervalMs ? { rescanIntervalMs } : {}),
       ...(emptyPollMs ? { emptyPollMs } : {}),
       onEvent: (e) => {
@@ -58,6 +67,11 @@ export async function agentCommand(argv: string[]): Promise<number> {
     discovery.start();
     log(
       `discovering ${layouts.map((l) => l.name).join(', ')} tasks on a ${engine.mounts.mode} cgroup host: ${discovery.taskCount} found, ${discovery.watchCount} watches; cgroup.events by ${discovery.eventsMechanism}`,
+    );
+    log(
+      metadata.sources.length > 0
+        ? `names from ${metadata.sources.map((s) => `${s.definition.name} (${s.endpoint})`).join(', ')}${metadata.keepSandboxes ? '; sandboxes kept' : ''}`
+        : 'no names from runtimes (--metadata-sources none, or no source for these layouts): series carry ids',
     );
     // inotify on cgroup.events can arrive after the runtime's rmdir: a few short tasks lose their final reading.
     if (discovery.eventsMechanism === 'inotify' && engine.mounts.mode !== 'v1')
@@ -88,6 +102,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
       log(`${signal}: taking final readings and flushing`);
       void (async () => {
         discovery?.close();
+        lookups?.close();
         const results = await engine.stopAll();
         await pipeline.shutdown();
         log(`stopped ${results.length} task(s); flushed`);

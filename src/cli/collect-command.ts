@@ -26,7 +26,7 @@ export async function collectCommand(argv: string[], out: (s: string) => void): 
   const format = values.format ?? 'prometheus';
   if (format !== 'prometheus' && format !== 'json') throw new UsageError(`--format must be prometheus or json, got ${JSON.stringify(format)}`);
   const options = engineOptions(values);
-  const tasks = parseTasks(values.task ?? []);
+  const tasks = parseTasks(values.task ?? [], values['task-attribute'] ?? []);
   const engine = new CgroupMetrics(options);
   addTasks(engine, tasks);
   const producer = engine.producer();

@@ -15,6 +15,7 @@ export type FlagValues<T extends OptionTable> = { -readonly [K in keyof T]?: Fla
 /** Flags shared by the agent and `collect`: which tasks, which cgroup root, which groups. */
 export const ENGINE_OPTIONS = {
   task: { type: 'string', multiple: true },
+  'task-attribute': { type: 'string', multiple: true },
   root: { type: 'string' },
   groups: { type: 'string' },
   'collect-timeout': { type: 'string' },
@@ -48,9 +49,25 @@ export const DISCOVERY_OPTIONS = {
   verbose: { type: 'boolean', short: 'v' },
 } as const;
 
+/** The agent's flags for naming containers from their runtimes' APIs. */
+export const METADATA_OPTIONS = {
+  'metadata-sources': { type: 'string' },
+  'runtime-socket': { type: 'string', multiple: true },
+  'container-label': { type: 'string', multiple: true },
+  'keep-sandboxes': { type: 'boolean' },
+  'metadata-timeout': { type: 'string' },
+} as const;
+
 const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
 
-export const AGENT_OPTIONS = { ...ENGINE_OPTIONS, ...EXPORT_OPTIONS, ...DISCOVERY_OPTIONS, config: { type: 'string' }, ...HELP_OPTION } as const;
+export const AGENT_OPTIONS = {
+  ...ENGINE_OPTIONS,
+  ...EXPORT_OPTIONS,
+  ...DISCOVERY_OPTIONS,
+  ...METADATA_OPTIONS,
+  config: { type: 'string' },
+  ...HELP_OPTION,
+} as const;
 
 /** Agent flags a `--config` file may not hold. */
 export const NOT_IN_CONFIG_FILE: readonly (keyof typeof AGENT_OPTIONS)[] = ['config', 'help'];
@@ -61,3 +78,4 @@ export const STATS_OPTIONS = { root: { type: 'string' }, json: { type: 'boolean'
 
 export type EngineFlags = FlagValues<typeof ENGINE_OPTIONS>;
 export type ExportFlags = FlagValues<typeof EXPORT_OPTIONS>;
+export type MetadataFlags = FlagValues<typeof METADATA_OPTIONS>;

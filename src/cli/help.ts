@@ -1,3 +1,4 @@
+import { METADATA_SOURCES } from '../discovery/metadata/registry.ts';
 import { ALL_GROUPS, DEFAULT_GROUPS } from '../cgroup/types.ts';
 import { DEFAULT_LAYOUTS } from '../discovery/layouts.ts';
 import { EXPORTER_NAMES } from '../export/exporters.ts';
@@ -7,6 +8,9 @@ import { EXPORTER_NAMES } from '../export/exporters.ts';
 export const ENGINE_HELP = `Tasks and cgroups:
   --task NAMESPACE/ID=CGROUP  a task to collect (repeatable); CGROUP is a path relative to the
                               hierarchy roots (/default/job1) or pid:N
+  --task-attribute NAMESPACE/ID:KEY=VALUE
+                              an attribute on every point of a --task task (repeatable),
+                              e.g. default/web:service.name=web
   --root DIR                  a cgroup2 directory or a v1 tree to use instead of the host's mounts
   --groups LIST               metric groups (default ${DEFAULT_GROUPS.join(',')};
                               also ${ALL_GROUPS.filter((g) => !DEFAULT_GROUPS.includes(g)).join(', ')})
@@ -56,6 +60,17 @@ host, when cgroup.procs turns empty.
   --rescan-interval MS       full rescan, the backstop for missed events (default 10000)
   --empty-poll-interval MS   pure v1 hosts: how often cgroup.procs is checked (default 1000)
   -v, --verbose              log every task added and stopped
+
+Names (with discovery): each container is named from its runtime's API, away from the collection
+path (until the runtime answers, its series carry ids alone; failures count in
+cgroup_metrics.metadata.errors). Sources and default sockets:
+${METADATA_SOURCES.map((d) => `  ${d.name.padEnd(11)} ${d.defaultEndpoint}: ${d.description}`).join('\n')}
+  --metadata-sources LIST    default ${METADATA_SOURCES.map((d) => d.name).join(',')}; none turns names off
+  --runtime-socket NAME=PATH another socket for a source (repeatable), e.g. cri=/var/run/crio/crio.sock
+  --container-label GLOBS    runtime labels to export as container.label.<key> (repeatable, comma lists,
+                             * and ? globs); none by default: labels multiply series
+  --keep-sandboxes           export pod sandboxes (pause, infra containers) too
+  --metadata-timeout MS      one lookup's deadline (default 2000)
 
 Configuration file:
   --config FILE              a JSON object of these flags, keys without --, e.g.

@@ -4,9 +4,10 @@ import type { Hierarchy } from '../cgroup/mounts.ts';
 import { parseFlatKeyed } from '../cgroup/parse/file-formats.ts';
 import { resolveCgroup } from '../cgroup/resolve.ts';
 import { V1_CONTROLLERS, type TaskCgroup } from '../cgroup/types.ts';
-import type { CgroupMetrics, StopResult } from '../metrics/cgroup-metrics.ts';
+import type { CgroupMetrics, StopResult, TaskHandle } from '../metrics/cgroup-metrics.ts';
 import { EventsWatcher, type EventsMechanism, type EventsWatch } from './events-watch.ts';
 import { classify, type DiscoveredTask, type Layout } from './layouts.ts';
+import type { MetadataLookups } from './metadata/lookups.ts';
 
 /** Retries of an add whose cgroup is incomplete, 2, 4, ... 64 ms apart (~130 ms in all). */
 const ADD_RETRIES = 6;
@@ -19,6 +20,8 @@ export interface DiscoveryOptions {
   emptyPollMs?: number;
   /** Called for each task added or stopped (logs, tests). */
   onEvent?: (e: DiscoveryEvent) => void;
+  /** Names each task from its runtime's API (and its start time) away from the collection path. */
+  metadata?: MetadataLookups;
 }
 
 export type DiscoveryEvent =
@@ -218,8 +221,9 @@ export class Discovery {
       this.pendingAdds.set(rel, t);
       return;
     }
+    let handle: TaskHandle;
     try {
-      this.engine.add({ id: task.id, namespace: task.namespace, cgroup, attributes: task.attributes });
+      handle = this.engine.add({ id: task.id, namespace: task.namespace, cgroup, attributes: task.attributes });
     } catch (err) {
       this.options.onEvent?.({ type: 'error', path: rel, message: (err as Error).message });
       return;
@@ -231,6 +235,7 @@ export class Discovery {
       if (dir) k.procsFile = path.join(dir, 'cgroup.procs');
     }
     this.known.set(rel, k);
+    this.options.metadata?.track(task, handle, procsFileOf(cgroup));
     this.options.onEvent?.({ type: 'added', task, path: rel });
     // It may have run and ended before the watch was set: populated 0 with CPU time used means over.
     if (this.hasEnded(k)) void this.finish(k, k.eventsFile ? 'populated' : 'empty');
@@ -320,6 +325,7 @@ export class Discovery {
     k.stopping = true;
     k.eventsWatch?.close();
     this.known.delete(k.path);
+    this.options.metadata?.untrack(k.task);
     if (trigger !== 'removed') this.ended.set(k.path, k.ino);
     if (!this.engine.has(k.task.id, k.task.namespace)) return;
     // Removed, or made again under the same path: reading the path now would read another cgroup.
@@ -351,4 +357,10 @@ export class Discovery {
     for (const [rel, ino] of [...this.ended]) if (this.inode(rel) !== ino) this.ended.delete(rel);
     this.scan('/');
   }
+}
+
+/** The cgroup.procs that lists a task's processes: its cgroup2 directory's, else a v1 hierarchy's. */
+function procsFileOf(c: TaskCgroup): string | undefined {
+  const dir = c.version === 2 ? c.dir : (c.unified ?? c.dirs.cpuacct ?? c.dirs.cpu ?? c.dirs.memory ?? c.dirs.pids);
+  return dir === undefined ? undefined : path.join(dir, 'cgroup.procs');
 }

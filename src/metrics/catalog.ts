@@ -508,6 +508,18 @@ export function errorTypeAttrs(type: string): Attributes {
   return a;
 }
 
+const metadataErrorAttrCache = new Map<string, Attributes>();
+/** The interned attributes of a metadata error key, `<source>\0<type>`. */
+function metadataErrorAttrs(key: string): Attributes {
+  let a = metadataErrorAttrCache.get(key);
+  if (!a) {
+    const [source = '', type = ''] = key.split('\u0000');
+    a = { 'metadata.source': source, 'error.type': type };
+    metadataErrorAttrCache.set(key, a);
+  }
+  return a;
+}
+
 export const SELF_METRICS = {
   tasks: {
     name: 'cgroup_metrics.tasks',
@@ -558,6 +570,16 @@ export const SELF_METRICS = {
     valueType: 'int',
     description: 'Final readings dropped because the queue was full',
     read: (self, emit) => emit(self.dropped),
+  },
+  metadataErrors: {
+    name: 'cgroup_metrics.metadata.errors',
+    kind: 'counter',
+    unit: '{error}',
+    valueType: 'int',
+    description: "Failed lookups of a container's names in its runtime's API, by metadata.source and error.type (unavailable, timeout, protocol)",
+    read(self, emit) {
+      for (const [key, n] of self.metadataErrors) emit(n, metadataErrorAttrs(key));
+    },
   },
 } as const satisfies Record<string, SelfMetricDefinition>;
 

@@ -20,7 +20,7 @@ import { SlicedDrain } from './sliced-drain.ts';
 import type { LiveReading, SelfSnapshot, Snapshot } from './snapshot.ts';
 import type { SnapshotConsumer, SnapshotSource } from './snapshot-source.ts';
 import { TaskRegistry } from './task-registry.ts';
-import { Task } from './task.ts';
+import { Task, type TaskAnnotation } from './task.ts';
 import { VanishedCgroupPolicy, type OnGone } from './vanished-policy.ts';
 
 export type { StopResult } from './final-readings.ts';
@@ -60,6 +60,18 @@ export interface AddTaskOptions {
   startTime?: Date | number;
 }
 
+/**
+ * One added task, for the caller that learns its names later (discovery asking the runtime):
+ * annotate() reaches this incarnation whether it is still live or stopped with its final
+ * reading on its way, and never a later incarnation of the same id.
+ */
+export interface TaskHandle {
+  readonly id: string;
+  readonly namespace: string;
+  /** Attributes (they replace the previous annotation's; add()'s and container.id/namespace stay) and the start time. */
+  annotate(update: TaskAnnotation): void;
+}
+
 interface StopRequest {
   task: Task;
   resolve: (r: StopResult) => void;
@@ -91,6 +103,7 @@ export class CgroupMetrics implements SnapshotSource {
   private readonly registry = new TaskRegistry();
   private readonly finals: FinalReadings;
   private readonly errors = new ErrorCounts();
+  private readonly metadataErrors = new ErrorCounts();
   private readonly cycle = new SharedCycle((deadline) => this.readLive(deadline));
   private readonly vanished: VanishedCgroupPolicy;
   private readonly stops: SlicedDrain<StopRequest>;
@@ -126,15 +139,25 @@ export class CgroupMetrics implements SnapshotSource {
   }
 
   /** Registers a task. Throws ConfigError, AlreadyCollectedError, CgroupNotFoundError or PathOutsideMountError. */
-  add(options: AddTaskOptions): void {
+  add(options: AddTaskOptions): TaskHandle {
     const namespace = options.namespace ?? 'default';
     const { id } = options;
     if (typeof id !== 'string' || id === '') throw new ConfigError('task id must be a non-empty string');
-    this.registry.add(namespace, id, () => {
-      const cgroup = isTaskCgroup(options.cgroup) ? options.cgroup : resolveCgroup(this.mounts, options.cgroup);
+    const task = this.registry.add(namespace, id, () => {
+      // A TaskCgroup from the caller is copied: the engine's is never written to, nor read again, by anyone else.
+      const cgroup = isTaskCgroup(options.cgroup) ? { ...options.cgroup } : resolveCgroup(this.mounts, options.cgroup);
       const start = options.startTime === undefined ? Date.now() : +options.startTime;
       return new Task(id, namespace, cgroup, start, options.attributes);
     });
+    return { id, namespace, annotate: (update) => task.annotate(update) };
+  }
+
+  /**
+   * Counts a failed metadata lookup (a runtime's API that is missing, refuses, hangs or answers
+   * nonsense) in `cgroup_metrics.metadata.errors`, by source and error type.
+   */
+  countMetadataError(source: string, type: string): void {
+    this.metadataErrors.add(`${source}\u0000${type}`);
   }
 
   /**
@@ -222,6 +245,7 @@ export class CgroupMetrics implements SnapshotSource {
       tasks: this.registry.size,
       collectionDurationS: this.lastCycleMs / 1000,
       errors: this.errors.snapshot(),
+      metadataErrors: this.metadataErrors.snapshot(),
       pending: this.finals.pending,
       dropped: this.finals.dropped,
       missed: this.finals.missed,

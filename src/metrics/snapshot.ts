@@ -50,6 +50,8 @@ export interface SelfSnapshot {
   readonly collectionDurationS: number;
   /** Failed reads since start, by error type. */
   readonly errors: ReadonlyMap<string, number>;
+  /** Failed metadata lookups since start, keyed `<source>\0<error type>`. */
+  readonly metadataErrors: ReadonlyMap<string, number>;
   readonly pending: number;
   readonly dropped: number;
   readonly missed: number;

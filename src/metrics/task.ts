@@ -3,6 +3,14 @@ import { newReadState, type ReadState } from '../cgroup/read.ts';
 import type { CgroupStats, TaskCgroup } from '../cgroup/types.ts';
 import type { TaskLifecycle, TaskView } from './snapshot.ts';
 
+/** What annotate() changes. */
+export interface TaskAnnotation {
+  /** Replaces the previous annotation's attributes (add()'s own stay). */
+  readonly attributes?: Attributes;
+  /** ms since the epoch. */
+  readonly startTimeMs?: number;
+}
+
 /** How a task leaves `live`. */
 export type TaskEnd = Exclude<TaskLifecycle, 'live'>;
 
@@ -12,7 +20,10 @@ let nextIncarnation = 1;
 export class Task implements TaskView {
   readonly incarnation = nextIncarnation++;
   readonly key: string;
-  readonly attributes: Attributes;
+  /** The attributes given to add(): they stay under every annotation. */
+  private readonly extra: Attributes | undefined;
+  private attributesValue: Attributes;
+  private startTimeValue: number;
   /** What the reader remembers between reads of this cgroup (absent files, the v1 CPU split). */
   readonly state: ReadState = newReadState();
   /** The engine's own copy: what the caller passed to add() is never written to, nor read again. */
@@ -28,12 +39,37 @@ export class Task implements TaskView {
     readonly id: string,
     readonly namespace: string,
     cgroup: TaskCgroup,
-    readonly startTimeMs: number,
+    startTimeMs: number,
     extra: Attributes | undefined,
   ) {
     this.key = taskKey(namespace, id);
-    this.attributes = { ...extra, 'container.id': id, 'container.namespace': namespace };
-    this.cgroupValue = { ...cgroup };
+    this.extra = extra;
+    this.attributesValue = this.withIdentity(undefined);
+    this.startTimeValue = startTimeMs;
+    this.cgroupValue = cgroup;
+  }
+
+  get attributes(): Attributes {
+    return this.attributesValue;
+  }
+
+  get startTimeMs(): number {
+    return this.startTimeValue;
+  }
+
+  /**
+   * Names learnt after add() (a runtime's answer): the attributes of every later point, a
+   * pending final reading's included, are add()'s, then these, then container.id/namespace,
+   * which nothing overrides. `startTimeMs` moves the start of the task's cumulative series and
+   * of its uptime.
+   */
+  annotate(update: TaskAnnotation): void {
+    if (update.attributes) this.attributesValue = this.withIdentity(update.attributes);
+    if (update.startTimeMs !== undefined && Number.isFinite(update.startTimeMs)) this.startTimeValue = update.startTimeMs;
+  }
+
+  private withIdentity(learnt: Attributes | undefined): Attributes {
+    return { ...this.extra, ...learnt, 'container.id': this.id, 'container.namespace': this.namespace };
   }
 
   get cgroup(): TaskCgroup {

@@ -88,6 +88,17 @@ const TASKS: Array<{ path: string; layout: LayoutName; namespace: string; id: st
     id: ID2,
     attributes: { 'container.runtime.name': 'podman' },
   },
+  // In a pod (systemd cgroup manager): the pod's slice.
+  {
+    path: `/machine.slice/machine-libpod_pod_${ID2}.slice/libpod-${ID}.scope`,
+    layout: 'podman',
+    namespace: 'podman',
+    id: ID,
+    attributes: { 'container.runtime.name': 'podman' },
+  },
+  // The cgroupfs cgroup manager (hosts without systemd), as podman 4.3 makes them on this machine; in a pod: /libpod_parent/<pod id>/.
+  { path: `/libpod_parent/libpod-${ID}`, layout: 'podman', namespace: 'podman', id: ID, attributes: { 'container.runtime.name': 'podman' } },
+  { path: `/libpod_parent/${ID2}/libpod-${ID}`, layout: 'podman', namespace: 'podman', id: ID, attributes: { 'container.runtime.name': 'podman' } },
   { path: '/system.slice/nginx.service', layout: 'systemd', namespace: 'systemd', id: 'nginx.service', attributes: { 'systemd.unit': 'nginx.service' } },
 ];
 
@@ -137,6 +148,8 @@ describe('containerd (/<namespace>/<id>)', () => {
       '/system.slice/kubelet.service',
       '/user.slice/user-1000.slice',
       '/machine.slice/machine-qemu.scope',
+      `/libpod_parent/${ID2}`,
+      '/libpod_parent/conmon',
       '/init.scope/x',
       '/docker/abc',
       `/docker/${ID}`,
@@ -276,11 +289,20 @@ describe('kubernetes (cgroupfs and systemd drivers)', () => {
   });
 });
 
-describe('podman (libpod-<id>.scope)', () => {
+describe('podman (libpod-<id>.scope, /libpod_parent/libpod-<id>)', () => {
   const l = builtinLayout('podman');
   test("never the container's own sub-cgroup (libpod-<id>.scope/container), conmon, parents or short ids", () => {
     expectNone(l, [
       '/machine.slice',
+      `/machine.slice/machine-libpod_pod_${ID2}.slice`,
+      '/libpod_parent',
+      '/libpod_parent/conmon',
+      `/libpod_parent/${ID2}`,
+      `/libpod_parent/${ID2}/conmon`,
+      `/libpod_parent/libpod-${ID}/x`,
+      `/libpod_parent/libpod-${SHORT}`,
+      `/libpod_parent/a/b/libpod-${ID}`,
+      `/other/libpod-${ID}`,
       `/machine.slice/libpod-${ID}.scope/container`,
       `/machine.slice/libpod-${ID}.scope/container/x`,
       `/machine.slice/libpod-conmon-${ID}.scope`,
@@ -290,12 +312,16 @@ describe('podman (libpod-<id>.scope)', () => {
       '/user.slice/user-1000.slice/user@1000.service/user.slice',
     ]);
   });
-  test('mayContain: /machine.slice and the rootless user slices, never inside a container', () => {
+  test('mayContain: /machine.slice, /libpod_parent, the rootless user slices and pods in them, never inside a container', () => {
     expectWatch(
       l,
       [
         '/',
         '/machine.slice',
+        `/machine.slice/machine-libpod_pod_${ID2}.slice`,
+        '/libpod_parent',
+        `/libpod_parent/${ID2}`,
+        `/user.slice/user-1000.slice/user@1000.service/user.slice/user-libpod_pod_${ID2}.slice`,
         '/user.slice',
         '/user.slice/user-1000.slice',
         '/user.slice/user-1000.slice/user@1000.service',
@@ -306,6 +332,12 @@ describe('podman (libpod-<id>.scope)', () => {
         `/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-${ID}.scope`,
         `/user.slice/libpod-${ID}.scope`,
         '/user.slice/user-1000.slice/user@1000.service/user.slice/podman.slice',
+        '/machine.slice/machine-qemu.scope',
+        `/machine.slice/machine-libpod_pod_${ID2}.slice/libpod-${ID}.scope`,
+        '/libpod_parent/conmon',
+        `/libpod_parent/libpod-${ID}`,
+        `/libpod_parent/${ID2}/libpod-${ID}`,
+        `/libpod_parent/${ID2}/conmon`,
         '/system.slice',
         '/docker',
         '/default',

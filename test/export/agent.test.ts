@@ -180,6 +180,31 @@ describe('bad input: exit code and one line on stderr, nothing started', () => {
       line: /^otel-cgroup-metrics: cgroup not found: \/nope/,
     },
     {
+      what: 'a --task-attribute for no --task',
+      args: ['--root', V2_ROOT, '--task', 'default/a=/', '--task-attribute', 'default/b:x=y'],
+      code: 2,
+      line: /--task-attribute "default\/b:x=y": no --task default\/b/,
+    },
+    {
+      what: 'a malformed --task-attribute',
+      args: ['--task-attribute', 'nonsense'],
+      code: 2,
+      line: /--task-attribute "nonsense": expected NAMESPACE\/ID:KEY=VALUE/,
+    },
+    {
+      what: 'an unknown metadata source',
+      args: ['--metadata-sources', 'docker,rkt'],
+      code: 2,
+      line: /--metadata-sources: unknown metadata source "rkt"; known: docker, podman, containerd, cri/,
+    },
+    {
+      what: 'a malformed --runtime-socket',
+      args: ['--runtime-socket', 'docker'],
+      code: 2,
+      line: /--runtime-socket "docker": expected NAME=\/path\/to\/socket/,
+    },
+    { what: 'a bad --metadata-timeout', args: ['--metadata-timeout', '0'], code: 2, line: /--metadata-timeout must be a positive integer \(ms\), got "0"/ },
+    {
       what: 'a task given twice',
       args: ['--root', V2_ROOT, '--task', 'default/a=/', '--task', 'default/a=/'],
       code: 2,

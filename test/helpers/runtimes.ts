@@ -1,6 +1,6 @@
 /**
  * Real container runtimes for the discovery tests: a private containerd (own config, root,
- * state, gRPC socket and metrics port; the CRI plugin off), a busybox rootfs for
+ * state, gRPC socket and metrics port; the CRI plugin off unless asked for), a busybox rootfs for
  * `ctr run --rootfs`, and a private dockerd (own data-root, exec-root, pidfile and socket; no
  * iptables, no bridge) with that rootfs imported as `local/busybox`.
  * Recipes: ../shared/design/real-peers.md. Needs root, cgroups, and the Debian packages
@@ -85,7 +85,26 @@ export function run(bin: string, args: string[], opts: { timeoutMs?: number; env
   });
 }
 
-function describe(bin: string, args: string[], r: CmdResult): string {
+/** A command-line tool bound to its global flags and environment: `cmd` never rejects for an exit code, `ok` throws one describing the failure. */
+export interface BoundCli {
+  cmd(args: string[], opts?: { timeoutMs?: number }): Promise<CmdResult>;
+  ok(args: string[], opts?: { timeoutMs?: number }): Promise<string>;
+}
+
+export function boundCli(bin: string, global: readonly string[], env: Record<string, string>, defaultTimeoutMs: number): BoundCli {
+  const cmd = (a: string[], o: { timeoutMs?: number } = {}): Promise<CmdResult> =>
+    run(bin, [...global, ...a], { env, timeoutMs: o.timeoutMs ?? defaultTimeoutMs });
+  return {
+    cmd,
+    async ok(a, o) {
+      const r = await cmd(a, o);
+      if (r.code !== 0) throw new Error(describe(bin, [...global, ...a], r));
+      return r.stdout;
+    },
+  };
+}
+
+export function describe(bin: string, args: string[], r: CmdResult): string {
   return `${path.basename(bin)} ${args.join(' ')} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(-2000)}`;
 }
 
@@ -94,7 +113,7 @@ function describe(bin: string, args: string[], r: CmdResult): string {
 /** Synchronous last-resort cleanups of the instances not stopped yet, run when the process exits. */
 const exitCleanups = new Set<() => void>();
 let exitHook = false;
-function onExit(cleanup: () => void): () => void {
+export function onExit(cleanup: () => void): () => void {
   exitCleanups.add(cleanup);
   if (!exitHook) {
     exitHook = true;
@@ -111,12 +130,12 @@ function onExit(cleanup: () => void): () => void {
   return () => exitCleanups.delete(cleanup);
 }
 
-function isRunning(child: ChildProcess): boolean {
+export function isRunning(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
-async function killChild(child: ChildProcess, graceMs: number): Promise<void> {
+export async function killChild(child: ChildProcess, graceMs: number): Promise<void> {
   if (!isRunning(child)) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
@@ -126,7 +145,7 @@ async function killChild(child: ChildProcess, graceMs: number): Promise<void> {
 }
 
 /** Pids of processes whose command line contains `needle` (shims and daemons this instance left). */
-function pidsWithCmdline(needle: string): number[] {
+export function pidsWithCmdline(needle: string): number[] {
   const out: number[] = [];
   for (const e of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
@@ -145,7 +164,7 @@ function pidsWithCmdline(needle: string): number[] {
   return out;
 }
 
-function killPids(pids: number[]): void {
+export function killPids(pids: number[]): void {
   for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -155,7 +174,7 @@ function killPids(pids: number[]): void {
   }
 }
 
-async function killLeftovers(needle: string): Promise<number[]> {
+export async function killLeftovers(needle: string): Promise<number[]> {
   const pids = pidsWithCmdline(needle);
   killPids(pids);
   if (pids.length > 0) await sleep(200);
@@ -163,7 +182,7 @@ async function killLeftovers(needle: string): Promise<number[]> {
 }
 
 /** Pids still in `/sys/fs/cgroup/<hierarchy>/<rel>` or below (containers whose shim is gone). */
-function pidsInCgroups(rel: string): number[] {
+export function pidsInCgroups(rel: string): number[] {
   const out = new Set<number>();
   const walk = (dir: string): void => {
     let entries: fs.Dirent[];
@@ -185,7 +204,7 @@ function pidsInCgroups(rel: string): number[] {
 }
 
 /** Unmounts (lazily) every mount at or below `dir`, deepest first. */
-function unmountBelow(dir: string): void {
+export function unmountBelow(dir: string): void {
   let text: string;
   try {
     text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
@@ -214,7 +233,7 @@ export function cgroupHierarchies(): string[] {
 }
 
 /** Which of `/sys/fs/cgroup/<hierarchy>/<rel>` exist now (to leave alone what was there before). */
-function existingCgroups(rel: string): Set<string> {
+export function existingCgroups(rel: string): Set<string> {
   const out = new Set<string>();
   for (const h of cgroupHierarchies()) {
     const d = path.join(h, rel);
@@ -224,7 +243,7 @@ function existingCgroups(rel: string): Set<string> {
 }
 
 /** rmdir of a cgroup and its empty descendants, leaves first; populated ones stay (EBUSY). */
-function removeCgroupTree(dir: string): void {
+export function removeCgroupTree(dir: string): void {
   let entries: fs.Dirent[];
   try {
     entries = fs.readdirSync(dir, { withFileTypes: true });
@@ -240,14 +259,14 @@ function removeCgroupTree(dir: string): void {
 }
 
 /** Removes `/sys/fs/cgroup/<hierarchy>/<rel>` (and empty children) where it was not in `before`. */
-function removeCgroupsMadeSince(rel: string, before: Set<string>): void {
+export function removeCgroupsMadeSince(rel: string, before: Set<string>): void {
   for (const h of cgroupHierarchies()) {
     const d = path.join(h, rel);
     if (!before.has(d) && fs.existsSync(d)) removeCgroupTree(d);
   }
 }
 
-async function waitUntil(what: string, check: () => Promise<string | true>, timeoutMs: number, child: ChildProcess, log: () => string): Promise<void> {
+export async function waitUntil(what: string, check: () => Promise<string | true>, timeoutMs: number, child: ChildProcess, log: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
@@ -261,7 +280,7 @@ async function waitUntil(what: string, check: () => Promise<string | true>, time
   throw new Error(`${what}: not ready within ${timeoutMs} ms (last: ${last}); its log:\n${log()}`);
 }
 
-function tail(file: string, n = 8000): string {
+export function tail(file: string, n = 8000): string {
   try {
     const t = fs.readFileSync(file, 'utf8');
     return t.slice(-n);
@@ -329,14 +348,25 @@ export interface Containerd {
   useNamespace(ns: string): void;
   /** The tail of containerd's log. */
   log(): string;
+  /** Stops the daemon (SIGTERM) and starts it again on the same config, root and state (e.g. so that the CRI plugin loads images imported with ctr). */
+  restart(): Promise<void>;
   /** Deletes the containers of the used namespaces, kills containerd (by pid) and its shims, removes the cgroups and the directory. */
   stop(): Promise<void>;
 }
 
 const RUNC_STATE = '/run/containerd/runc';
 
-/** A private containerd on its own socket and a free metrics port, with the CRI plugin disabled. */
-export async function startContainerd(): Promise<Containerd> {
+export interface ContainerdOptions {
+  /**
+   * TOML for containerd's CRI plugin (`[plugins."io.containerd.grpc.v1.cri"]` and its tables):
+   * given, the plugin is left enabled and configured with it (see test/helpers/cri.ts);
+   * absent, the plugin is disabled.
+   */
+  criConfig?: string;
+}
+
+/** A private containerd on its own socket and a free metrics port, with the CRI plugin disabled unless `criConfig` is given. */
+export async function startContainerd(options: ContainerdOptions = {}): Promise<Containerd> {
   const containerd = requireBin('containerd', 'containerd');
   const ctrBin = requireBin('ctr', 'containerd');
   requireBin('runc', 'runc');
@@ -350,7 +380,7 @@ export async function startContainerd(): Promise<Containerd> {
     'version = 2',
     `root = ${JSON.stringify(path.join(dir, 'root'))}`,
     `state = ${JSON.stringify(path.join(dir, 'state'))}`,
-    'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+    ...(options.criConfig === undefined ? ['disabled_plugins = ["io.containerd.grpc.v1.cri"]'] : []),
     '',
     '[grpc]',
     `  address = ${JSON.stringify(socket)}`,
@@ -358,11 +388,16 @@ export async function startContainerd(): Promise<Containerd> {
     '[metrics]',
     `  address = ${JSON.stringify(metricsAddress)}`,
     '',
+    ...(options.criConfig === undefined ? [] : [options.criConfig, '']),
   ].join('\n');
   fs.writeFileSync(path.join(dir, 'config.toml'), config);
-  const logFd = fs.openSync(logFile, 'a');
-  const child = spawn(containerd, ['--config', path.join(dir, 'config.toml')], { cwd: dir, stdio: ['ignore', logFd, logFd] });
-  fs.closeSync(logFd);
+  const launch = (): ChildProcess => {
+    const logFd = fs.openSync(logFile, 'a');
+    const daemon = spawn(containerd, ['--config', path.join(dir, 'config.toml')], { cwd: dir, stdio: ['ignore', logFd, logFd] });
+    fs.closeSync(logFd);
+    return daemon;
+  };
+  let child = launch();
   const log = (): string => tail(logFile);
 
   /** Namespace → cgroup directories (and runc state directory) that existed before its first use. */
@@ -421,8 +456,8 @@ export async function startContainerd(): Promise<Containerd> {
       forgetExit();
     })());
 
-  try {
-    await waitUntil(
+  const ready = (): Promise<void> =>
+    waitUntil(
       'containerd',
       async () => {
         if (!fs.existsSync(socket)) return `no socket ${socket} yet`;
@@ -433,11 +468,20 @@ export async function startContainerd(): Promise<Containerd> {
       child,
       log,
     );
+  // The containers keep running under their shims; the new daemon reconnects to them.
+  const restart = async (): Promise<void> => {
+    await killChild(child, 5_000);
+    child = launch();
+    await ready();
+  };
+
+  try {
+    await ready();
   } catch (err) {
     await stop();
     throw err;
   }
-  return { socket, metricsUrl: `http://${metricsAddress}/v1/metrics`, metricsAddress, dir, ctr, ctrOk, useNamespace, log, stop };
+  return { socket, metricsUrl: `http://${metricsAddress}/v1/metrics`, metricsAddress, dir, ctr, ctrOk, useNamespace, log, restart, stop };
 }
 
 // ------------------------------------------------------------------ dockerd
@@ -503,13 +547,7 @@ export async function startDockerd(containerdSocketOrOptions?: string | DockerdO
   fs.closeSync(logFd);
   const log = (): string => tail(logFile);
   const env = { DOCKER_CONFIG: path.join(dir, 'cli') };
-  const docker = (a: string[], o: { timeoutMs?: number } = {}): Promise<CmdResult> =>
-    run(dockerBin, ['-H', host, ...a], { env, timeoutMs: o.timeoutMs ?? 120_000 });
-  const dockerOk = async (a: string[], o: { timeoutMs?: number } = {}): Promise<string> => {
-    const r = await docker(a, o);
-    if (r.code !== 0) throw new Error(describe(dockerBin, ['-H', host, ...a], r));
-    return r.stdout;
-  };
+  const { cmd: docker, ok: dockerOk } = boundCli(dockerBin, ['-H', host], env, 120_000);
   let ownRootfs: BusyboxRootfs | undefined;
   /** Container ids this dockerd ran (`docker run --cidfile`/ps), whose cgroups may need their processes killed. */
   const seen = new Set<string>();

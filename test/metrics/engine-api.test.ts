@@ -91,13 +91,14 @@ test('SELF_CATALOG: one row per self metric, each reading its value from the Sel
       ['EACCES', 2],
       ['timeout', 1],
     ]),
+    metadataErrors: new Map([['docker\u0000timeout', 6]]),
     pending: 3,
     dropped: 4,
     missed: 5,
   };
   const got = SELF_CATALOG.map((d) => {
     const pts: unknown[][] = [];
-    d.read(self, (v, a) => pts.push([v, a?.['error.type']]));
+    d.read(self, (v, a) => pts.push(a?.['metadata.source'] ? [v, a['metadata.source'], a['error.type']] : [v, a?.['error.type']]));
     return [d.name, pts] as const;
   });
   assert.deepEqual(got, [
@@ -113,6 +114,7 @@ test('SELF_CATALOG: one row per self metric, each reading its value from the Sel
     ['cgroup_metrics.final_readings.pending', [[3, undefined]]],
     ['cgroup_metrics.final_readings.missed', [[5, undefined]]],
     ['cgroup_metrics.final_readings.dropped', [[4, undefined]]],
+    ['cgroup_metrics.metadata.errors', [[6, 'docker', 'timeout']]],
   ]);
   assert.deepEqual(SELF_CATALOG, Object.values(SELF_METRICS));
 });

@@ -80,3 +80,28 @@ export function parseUeventDevName(text: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * The start time of a process from `/proc/<pid>/stat`, in clock ticks after boot (field 22), or
+ * undefined for a malformed line. The command name (field 2) is in parentheses and may hold
+ * spaces and parentheses itself: the fields are counted after its last `)`.
+ */
+export function parseProcStatStartTicks(text: string): number | undefined {
+  const close = text.lastIndexOf(')');
+  if (close < 0) return undefined;
+  const fields = text
+    .slice(close + 1)
+    .trim()
+    .split(/\s+/);
+  // fields[0] is field 3 (state): field 22 is fields[19].
+  const ticks = fields[19];
+  if (ticks === undefined || !/^\d{1,19}$/.test(ticks)) return undefined;
+  const n = Number(ticks);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** The boot time from `/proc/stat` (`btime`, seconds since the epoch), or undefined. */
+export function parseBootTimeS(text: string): number | undefined {
+  const m = /^btime (\d{1,12})$/m.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
