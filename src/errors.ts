@@ -90,3 +90,13 @@ export class MetadataLookupError extends CgroupMetricsError {
     super('METADATA_LOOKUP', `${source}: ${message}`);
   }
 }
+
+/** acknowledge() with a receipt that this consumer (or producer) did not issue. */
+export class ForeignReceiptError extends CgroupMetricsError {
+  constructor() {
+    super(
+      'FOREIGN_RECEIPT',
+      'this delivery receipt was issued to another consumer: acknowledge it with the consumer (or producer) whose collection returned it',
+    );
+  }
+}

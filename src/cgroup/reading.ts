@@ -1,18 +1,21 @@
 import * as fs from 'node:fs';
 import type { DeviceNames } from './devices.ts';
 import type { FileReader } from './file-reader.ts';
-import { finiteOrUndefined, parseFlatKeyed, parseLimit, parseSingleValue, pickFlatKeyed } from './parse/file-formats.ts';
+import { finiteOrUndefined, parseFlatKeyed, parseLimit, parseSingleValue, pickFlatKeyed, type RangeSink } from './parse/file-formats.ts';
 import type { ReadState } from './read-state.ts';
 import type { ReadError } from './types.ts';
 
 /**
  * One read of one cgroup, shared by the controller readers: reads and parses files, collects
  * errors, notices the directory vanishing, and never throws. After `gone`, every read gives
- * undefined without touching the filesystem.
+ * undefined without touching the filesystem. It is the RangeSink of the parsers it calls: a
+ * value out of [0, 2^63) becomes an error of type `range` (see rangeChecked()).
  */
-export class Reading {
+export class Reading implements RangeSink {
   readonly errors: ReadError[] = [];
   gone = false;
+  /** The first out-of-range token of the parse in progress. */
+  private rangeToken: string | undefined = undefined;
   constructor(
     private readonly reader: FileReader,
     /** The task's memory between reads. */
@@ -59,6 +62,23 @@ export class Reading {
     this.errors.push({ type: 'parse', path: `${dir}/${name}`, message: `cannot parse ${dir}/${name}: ${what}` });
   }
 
+  outOfRange(token: string): void {
+    this.rangeToken ??= token;
+  }
+
+  /**
+   * After parsing `dir/name` with this Reading as the RangeSink: true, and one `range` error,
+   * when a value was out of range (and left out); controllers that call parsers themselves
+   * call it too.
+   */
+  rangeChecked(dir: string, name: string): boolean {
+    const token = this.rangeToken;
+    if (token === undefined) return false;
+    this.rangeToken = undefined;
+    this.errors.push({ type: 'range', path: `${dir}/${name}`, message: `${dir}/${name}: ${JSON.stringify(token.slice(0, 40))} is out of range (0 to 2^63)` });
+    return true;
+  }
+
   /** Marks the cgroup gone when `dir` no longer exists (after a failed directory listing). */
   markGoneIfMissing(dir: string): void {
     this.gone = this.gone || !fs.existsSync(dir);
@@ -68,8 +88,8 @@ export class Reading {
   int(dir: string, name: string): number | undefined {
     const t = this.text(dir, name);
     if (t === undefined) return undefined;
-    const v = parseSingleValue(t);
-    if (v === undefined) this.parseError(dir, name, `expected an integer, got ${JSON.stringify(t.slice(0, 40))}`);
+    const v = parseSingleValue(t, this);
+    if (v === undefined && !this.rangeChecked(dir, name)) this.parseError(dir, name, `expected an integer, got ${JSON.stringify(t.slice(0, 40))}`);
     return v;
   }
 
@@ -77,8 +97,8 @@ export class Reading {
   limit(dir: string, name: string): number | undefined {
     const t = this.text(dir, name);
     if (t === undefined) return undefined;
-    const v = parseLimit(t);
-    if (v === undefined) this.parseError(dir, name, `expected an integer or max, got ${JSON.stringify(t.slice(0, 40))}`);
+    const v = parseLimit(t, this);
+    if (v === undefined && !this.rangeChecked(dir, name)) this.parseError(dir, name, `expected an integer or max, got ${JSON.stringify(t.slice(0, 40))}`);
     return finiteOrUndefined(v);
   }
 
@@ -86,7 +106,8 @@ export class Reading {
   keyed(dir: string, name: string): Map<string, number> | undefined {
     const t = this.text(dir, name);
     if (t === undefined) return undefined;
-    const m = parseFlatKeyed(t);
+    const m = parseFlatKeyed(t, this);
+    if (this.rangeChecked(dir, name) && m.size === 0) return undefined;
     if (m.size === 0 && t.trim() !== '') {
       this.parseError(dir, name, 'no "key value" line');
       return undefined;
@@ -98,7 +119,8 @@ export class Reading {
   picked<K extends string>(dir: string, name: string, keys: readonly K[]): Partial<Record<K, number>> | undefined {
     const t = this.text(dir, name);
     if (t === undefined) return undefined;
-    const { values, valid } = pickFlatKeyed(t, keys);
+    const { values, valid } = pickFlatKeyed(t, keys, this);
+    if (this.rangeChecked(dir, name) && !valid) return undefined;
     if (!valid && t.trim() !== '') {
       this.parseError(dir, name, 'no "key value" line');
       return undefined;

@@ -5,8 +5,10 @@ import { Discovery } from '../discovery/watcher.ts';
 import { resolveExportConfig } from '../export/config.ts';
 import { startExportPipeline, type ExportPipeline } from '../export/pipeline.ts';
 import { agentResource } from '../export/resource.ts';
-import { integerSetting } from '../integer-setting.ts';
+import { durationSetting } from '../integer-setting.ts';
 import { CgroupMetrics } from '../metrics/cgroup-metrics.ts';
+import { RateLimitedLog } from '../rate-limited-log.ts';
+import { installDiagLogger } from './agent-log.ts';
 import { splitList } from './arguments.ts';
 import { withConfigFile } from './config-file.ts';
 import { addTasks, engineOptions, parseTasks } from './engine-setup.ts';
@@ -16,14 +18,29 @@ import { metadataSettings, startMetadataLookups } from './metadata-setup.ts';
 
 /** A millisecond flag's value, or undefined when it is not given. */
 function milliseconds(text: string | undefined, flag: string): number | undefined {
-  return text === undefined ? undefined : integerSetting(text, flag, { min: 1, unit: 'ms' });
+  return text === undefined ? undefined : durationSetting(text, flag, 1, 'ms');
 }
 
 function log(line: string): void {
   process.stderr.write(`otel-cgroup-metrics: ${line}\n`);
 }
 
-/** The agent: runs until SIGTERM/SIGINT; resolves with the exit code. */
+/** Exit code of a shutdown that left final readings undelivered (the last push failed, or the deadline came first). */
+export const EXIT_UNDELIVERED = 3;
+
+/** The shutdown's own deadline when --shutdown-timeout is not given, ms. */
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+
+/** The signals that stop the agent: each takes every task's final reading and flushes (SIGHUP too: there is no reload). */
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
+/** Error codes of watches that fail for lack of file descriptors or inotify watches: said at most once a minute each. */
+const RESOURCE_CODES = new Set(['EMFILE', 'ENFILE', 'ENOSPC', 'ENOMEM']);
+
+/**
+ * The agent: runs until SIGTERM, SIGINT or SIGHUP; resolves with the exit code: 0 when every
+ * final reading was delivered, EXIT_UNDELIVERED when not.
+ */
 export async function agentCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: AGENT_OPTIONS, allowPositionals: false });
   if (values.help) {
@@ -41,6 +58,10 @@ export async function agentCommand(argv: string[]): Promise<number> {
   const rescanIntervalMs = milliseconds(flags['rescan-interval'], '--rescan-interval');
   const emptyPollMs = milliseconds(flags['empty-poll-interval'], '--empty-poll-interval');
   const metadata = metadataSettings(flags);
+  const shutdownTimeoutMs = milliseconds(flags['shutdown-timeout'], '--shutdown-timeout') ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+  // What the OpenTelemetry SDK reports only to its diagnostic logger (an export that timed out) is logged too.
+  installDiagLogger(log);
+  const limited = new RateLimitedLog(log);
   // Then what needs the host: the mounts (an unusable --root fails here), each task's cgroup.
   const engine = new CgroupMetrics({ ...options, onGone: 'stop' });
   addTasks(engine, tasks);
@@ -48,6 +69,50 @@ export async function agentCommand(argv: string[]): Promise<number> {
 
   let discovery: Discovery | undefined;
   let lookups: MetadataLookups | undefined;
+  // The signals are heard from here on, before the first line says the agent runs.
+  const exitCode = new Promise<number>((resolve) => {
+    // The push readers' timers are unref'd and an OTLP-only (or `none`) agent has no server:
+    // without a handle of its own the event loop would empty and Node exit with code 13.
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        log(`${signal} again: exiting without flushing`);
+        process.exit(1);
+      }
+      stopping = true;
+      const since = Date.now();
+      const deadline = since + shutdownTimeoutMs;
+      log(`${signal}: taking final readings and flushing (deadline ${shutdownTimeoutMs} ms)`);
+      void (async () => {
+        discovery?.close();
+        lookups?.close();
+        const registered = engine.size;
+        // Final reads are bounded by the collection timeout, the whole shutdown by its deadline.
+        const stops = engine.stopAll();
+        const stopped = await Promise.race([stops, new Promise<undefined>((r) => setTimeout(() => r(undefined), Math.max(0, deadline - Date.now())).unref())]);
+        const report = await pipeline.shutdown({ timeoutMs: Math.max(0, deadline - Date.now()), since });
+        const taken = stopped ? stopped.filter((r) => r.source !== 'none').length : registered;
+        const reasons = [...(stopped ? [] : ['the final reads were not done by the shutdown deadline']), ...report.failures];
+        const tasks = stopped ? stopped.length : registered;
+        clearInterval(keepAlive);
+        if (reasons.length === 0) {
+          const pushes = config.exporters.some((e) => e !== 'prometheus');
+          log(
+            pushes
+              ? `stopped ${tasks} task(s); every final reading delivered`
+              : `stopped ${tasks} task(s); nothing to push${config.exporters.includes('prometheus') ? ' (final readings not scraped by now are not delivered: the endpoint is closed)' : ''}`,
+          );
+          resolve(0);
+        } else {
+          log(`${taken} final reading(s) not delivered: ${reasons.join('; ')}`);
+          resolve(EXIT_UNDELIVERED);
+        }
+      })();
+    };
+    // A second signal while flushing forces the exit.
+    for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
+  });
   if (layouts.length > 0) {
     // Only the sources that name a layout in use: a docker-only agent never dials containerd.
     const inUse = new Set<string>(layouts.map((l) => l.name));
@@ -59,7 +124,12 @@ export async function agentCommand(argv: string[]): Promise<number> {
       ...(rescanIntervalMs ? { rescanIntervalMs } : {}),
       ...(emptyPollMs ? { emptyPollMs } : {}),
       onEvent: (e) => {
-        if (e.type === 'error') log(`discovery: ${e.path}: ${e.message}`);
+        if (e.type === 'error' && e.code !== undefined && RESOURCE_CODES.has(e.code))
+          limited.say(
+            `discovery:${e.code}`,
+            `discovery: ${e.path}: ${e.message}${e.code === 'EMFILE' || e.code === 'ENFILE' ? ' (out of file descriptors: raise the limit, e.g. ulimit -n or LimitNOFILE=; scrapes of the endpoint may be refused too)' : ''}`,
+          );
+        else if (e.type === 'error') log(`discovery: ${e.path}: ${e.message}`);
         else if (flags.verbose && e.type === 'added') log(`task ${e.task.namespace}/${e.task.id} added (${e.task.layout}, ${e.path})`);
         else if (flags.verbose && e.type === 'stopped') log(`task ${e.task.namespace}/${e.task.id} stopped (${e.trigger}): final reading ${e.result.source}`);
       },
@@ -88,30 +158,5 @@ export async function agentCommand(argv: string[]): Promise<number> {
     );
   if (config.exporters.length === 0) log('no exporter configured (none): reading only');
 
-  return new Promise<number>((resolve) => {
-    // The push readers' timers are unref'd and an OTLP-only (or `none`) agent has no server:
-    // without a handle of its own the event loop would empty and Node exit with code 13.
-    const keepAlive = setInterval(() => {}, 1 << 30);
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        log(`${signal} again: exiting without flushing`);
-        process.exit(1);
-      }
-      stopping = true;
-      log(`${signal}: taking final readings and flushing`);
-      void (async () => {
-        discovery?.close();
-        lookups?.close();
-        const results = await engine.stopAll();
-        await pipeline.shutdown();
-        log(`stopped ${results.length} task(s); flushed`);
-        clearInterval(keepAlive);
-        resolve(0);
-      })();
-    };
-    // A second signal while flushing forces the exit.
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  return exitCode;
 }

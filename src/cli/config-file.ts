@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import { readRegularFile } from '../regular-file.ts';
 import type { OptionTable } from './flags.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -43,13 +43,23 @@ export function parseConfigFile(text: string, file: string, options: OptionTable
   return out;
 }
 
-/** Reads and parses `file`; a flag given on the command line wins over the file's value. */
+/** A config file is a few KiB; a larger one is refused by its size, before it is read. */
+export const MAX_CONFIG_BYTES = 1 << 20;
+
+/**
+ * Reads and parses `file`; a flag given on the command line wins over the file's value. Only a
+ * regular file of at most MAX_CONFIG_BYTES is read: a FIFO or a device (`/dev/zero`) is refused
+ * at once, without blocking or reading without end.
+ */
 export function withConfigFile<T extends object>(cli: T, file: string, options: OptionTable, refused: readonly string[] = []): T {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readRegularFile(file, MAX_CONFIG_BYTES, 'utf8');
   } catch (err) {
-    throw new UsageError(`--config ${file}: cannot read it: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTREG') throw new UsageError(`--config ${file}: not a regular file`);
+    if (code === 'EFBIG') throw new UsageError(`--config ${file}: larger than ${MAX_CONFIG_BYTES} bytes; a config file holds flags`);
+    throw new UsageError(`--config ${file}: cannot read it: ${code ?? (err as Error).message}`);
   }
   const fromFile = parseConfigFile(text, file, options, refused);
   const given = Object.fromEntries(Object.entries(cli).filter(([, v]) => v !== undefined));

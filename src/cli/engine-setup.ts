@@ -1,6 +1,6 @@
 import { metricGroups } from '../cgroup/metric-groups.ts';
 import { ConfigError } from '../errors.ts';
-import { integerSetting } from '../integer-setting.ts';
+import { durationSetting, integerSetting } from '../integer-setting.ts';
 import type { AddTaskOptions, CgroupMetrics, CgroupMetricsOptions } from '../metrics/cgroup-metrics.ts';
 import { parseTaskFlag, splitList } from './arguments.ts';
 import { UsageError } from './usage-error.ts';
@@ -11,7 +11,7 @@ export function engineOptions(flags: EngineFlags): CgroupMetricsOptions {
   const o: CgroupMetricsOptions = {};
   if (flags.groups !== undefined) o.groups = metricGroups(splitList(flags.groups));
   if (flags.root !== undefined) o.root = flags.root;
-  if (flags['collect-timeout'] !== undefined) o.collectTimeoutMs = integerSetting(flags['collect-timeout'], '--collect-timeout', { min: 1 });
+  if (flags['collect-timeout'] !== undefined) o.collectTimeoutMs = durationSetting(flags['collect-timeout'], '--collect-timeout');
   if (flags['max-pending'] !== undefined) o.maxPendingFinalReadings = integerSetting(flags['max-pending'], '--max-pending', { min: 1 });
   return o;
 }

@@ -37,6 +37,7 @@ export const EXPORT_OPTIONS = {
   'otlp-timeout': { type: 'string' },
   'otlp-temporality': { type: 'string' },
   interval: { type: 'string' },
+  'shutdown-timeout': { type: 'string' },
 } as const;
 
 /** The agent's discovery flags. */

@@ -23,8 +23,9 @@ export const AGENT_HELP = `Usage: otel-cgroup-metrics [options]
        otel-cgroup-metrics collect [options] [--format prometheus|json]
 
 Runs the agent: reads the tasks' cgroups at every collection and exports them. When a task's
-cgroup disappears, or on SIGTERM/SIGINT, its last reading is queued and delivered to every
-exporter before its series go away; shutdown pushes what is pending.
+cgroup disappears, or on SIGTERM, SIGINT or SIGHUP (the same: no reload), its last reading is
+queued and delivered to every exporter before its series go away; shutdown pushes what is
+pending, within --shutdown-timeout. A second signal exits at once.
 
 Exporters (flags win over the OTEL_* variables):
   --exporter LIST            ${EXPORTER_NAMES.join(', ')}, none, comma-separated
@@ -48,6 +49,10 @@ Exporters (flags win over the OTEL_* variables):
                              [OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE; default cumulative]
   --interval MS              push interval [OTEL_METRIC_EXPORT_INTERVAL; default 60000]
                              (one push may take OTEL_METRIC_EXPORT_TIMEOUT, default 30000)
+  --shutdown-timeout MS      deadline of the shutdown: final readings and the last push (default 10000)
+Failed pushes are logged (the first at once, then at most one line a minute per exporter) and
+counted in cgroup_metrics.export.failures; OTEL_LOG_LEVEL (none, error, warn, info, debug,
+verbose, all; default warn) sets what the OpenTelemetry SDK's own diagnostics log.
 
 Discovery (on unless --no-discovery): containers are found by their cgroup layout, added when
 their cgroup appears (inotify) and given their final reading when cgroup.events says
@@ -81,8 +86,10 @@ Resource: service.name from OTEL_SERVICE_NAME (default otel-cgroup-metrics), hos
 OTEL_RESOURCE_ATTRIBUTES.
 
 ${ENGINE_HELP}
-Exit codes: 0 after a clean shutdown, 1 runtime error (unreadable root, missing cgroup, port in
-use), 2 usage error (bad flag, unknown exporter).
+Exit codes: 0 after a clean shutdown (every final reading delivered), 1 runtime error (unreadable
+root, missing cgroup, port in use) or a second signal, 2 usage error (bad flag, unknown
+exporter), 3 stopped with final readings not delivered (the last push failed, or the shutdown
+deadline came first).
 `;
 
 export const COLLECT_HELP = `Usage: otel-cgroup-metrics collect [--task NAMESPACE/ID=CGROUP ...] [--root DIR] [--format prometheus|json] [--no-unit-suffixes]

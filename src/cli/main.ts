@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 import { CgroupMetricsError, ConfigError } from '../errors.ts';
 import { agentCommand } from './agent-command.ts';
+import { guardStdStreams } from './agent-log.ts';
 import { collectCommand } from './collect-command.ts';
 import { AGENT_HELP } from './help.ts';
 import { statsCommand } from './stats-command.ts';
 import { UsageError } from './usage-error.ts';
 
-/** Runs the command line; returns the exit code: 0 ok, 1 runtime error, 2 usage error. */
+/**
+ * Runs the command line; returns the exit code: 0 ok, 1 runtime error (or a second signal
+ * during shutdown), 2 usage error, 3 the agent stopped with final readings not delivered.
+ */
 export async function main(argv: string[]): Promise<number> {
   const out = (s: string): void => void process.stdout.write(s);
   try {
@@ -28,6 +32,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A closed stdout/stderr (EPIPE) drops what is written to it and never ends the process.
+guardStdStreams();
 const code = await main(process.argv.slice(2));
 // The agent may leave sockets of a failed export behind; the exit code is final.
 process.stdout.write('', () => process.exit(code));

@@ -3,7 +3,7 @@ import { MetadataLookups } from '../discovery/metadata/lookups.ts';
 import { METADATA_SOURCES } from '../discovery/metadata/registry.ts';
 import type { LookupTask, MetadataSource, MetadataSourceDefinition } from '../discovery/metadata/source.ts';
 import { ConfigError } from '../errors.ts';
-import { integerSetting } from '../integer-setting.ts';
+import { durationSetting } from '../integer-setting.ts';
 import type { CgroupMetrics } from '../metrics/cgroup-metrics.ts';
 import { splitList } from './arguments.ts';
 import type { MetadataFlags } from './flags.ts';
@@ -48,7 +48,7 @@ export function metadataSettings(flags: MetadataFlags): MetadataSettings {
     sources,
     labels,
     keepSandboxes: flags['keep-sandboxes'] === true,
-    timeoutMs: timeout === undefined ? undefined : integerSetting(timeout, '--metadata-timeout', { min: 1, unit: 'ms' }),
+    timeoutMs: timeout === undefined ? undefined : durationSetting(timeout, '--metadata-timeout', 1, 'ms'),
   };
 }
 

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
+import { readRegularFile } from '../regular-file.ts';
 
 /**
  * Change notification for cgroup.events files. The kernel wakes poll()ers of the file at once, in
@@ -122,7 +123,7 @@ export class EventsWatcher {
 
 function readText(file: string): string | undefined {
   try {
-    return fs.readFileSync(file, 'latin1');
+    return readRegularFile(file, 1 << 20);
   } catch {
     return undefined;
   }

@@ -1,5 +1,8 @@
-import * as fs from 'node:fs';
 import { parseBootTimeS, parseProcStatStartTicks } from '../cgroup/parse/proc.ts';
+import { readRegularFile } from '../regular-file.ts';
+
+/** Bound of one read here: cgroup.procs of a very large cgroup, /proc/stat of a very large host. */
+const MAX_BYTES = 16 << 20;
 
 /**
  * USER_HZ, the unit of /proc/<pid>/stat's start time: 100 on every architecture Linux runs
@@ -12,7 +15,7 @@ let bootTimeMs: number | undefined;
 function bootTime(proc: string): number | undefined {
   if (bootTimeMs !== undefined) return bootTimeMs;
   try {
-    const s = parseBootTimeS(fs.readFileSync(`${proc}/stat`, 'latin1'));
+    const s = parseBootTimeS(readRegularFile(`${proc}/stat`, MAX_BYTES));
     if (s !== undefined) bootTimeMs = s * 1000;
   } catch {
     // no /proc: no start time from processes
@@ -29,7 +32,7 @@ function bootTime(proc: string): number | undefined {
 export function oldestProcessStartMs(procsFile: string, proc = '/proc'): number | undefined {
   let pids: string[];
   try {
-    pids = fs.readFileSync(procsFile, 'latin1').split('\n');
+    pids = readRegularFile(procsFile, MAX_BYTES).split('\n');
   } catch {
     return undefined;
   }
@@ -40,7 +43,7 @@ export function oldestProcessStartMs(procsFile: string, proc = '/proc'): number 
     if (!/^\d+$/.test(pid)) continue;
     let ticks: number | undefined;
     try {
-      ticks = parseProcStatStartTicks(fs.readFileSync(`${proc}/${pid}/stat`, 'latin1'));
+      ticks = parseProcStatStartTicks(readRegularFile(`${proc}/${pid}/stat`, MAX_BYTES));
     } catch {
       continue; // exited meanwhile
     }

@@ -8,6 +8,14 @@ import type { CgroupMetrics, StopResult, TaskHandle } from '../metrics/cgroup-me
 import { EventsWatcher, type EventsMechanism, type EventsWatch } from './events-watch.ts';
 import { classify, type DiscoveredTask, type Layout } from './layouts.ts';
 import type { MetadataLookups } from './metadata/lookups.ts';
+import { durationOption } from '../integer-setting.ts';
+import { readRegularFile } from '../regular-file.ts';
+
+/**
+ * Every file discovery reads: regular files only, opened O_NONBLOCK (a FIFO planted in a --root
+ * tree never blocks the process), bounded (cgroup.procs of a very large cgroup fits).
+ */
+const read = (file: string): string => readRegularFile(file, 16 << 20);
 
 /** Retries of an add whose cgroup is incomplete, 2, 4, ... 64 ms apart (~130 ms in all). */
 const ADD_RETRIES = 6;
@@ -27,7 +35,7 @@ export interface DiscoveryOptions {
 export type DiscoveryEvent =
   | { type: 'added'; task: DiscoveredTask; path: string }
   | { type: 'stopped'; task: DiscoveredTask; path: string; result: StopResult; trigger: 'populated' | 'empty' | 'removed' | 'rescan' }
-  | { type: 'error'; path: string; message: string };
+  | { type: 'error'; path: string; message: string; code?: string };
 
 interface Known {
   task: DiscoveredTask;
@@ -75,6 +83,8 @@ export class Discovery {
     const v1 = m.v1.get('cpu') ?? m.v1.get('cpuacct') ?? m.v1.get('memory') ?? m.v1.get('pids');
     this.root = (m.mode === 'v2' ? m.v2 : v1) as Hierarchy;
     this.v2 = m.v2;
+    if (options.rescanIntervalMs !== undefined) durationOption(options.rescanIntervalMs, 'rescanIntervalMs');
+    if (options.emptyPollMs !== undefined) durationOption(options.emptyPollMs, 'emptyPollMs');
   }
 
   /** How cgroup.events changes arrive: epoll (immediate) or inotify (the fallback; can lag behind rmdir). */
@@ -156,7 +166,7 @@ export class Discovery {
     } catch (err) {
       // Removed between the readdir and the watch: its parent's event (or the rescan) deals with it.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      this.options.onEvent?.({ type: 'error', path: this.abs(rel), message: `cannot watch: ${(err as Error).message}` });
+      this.watchFailed(this.abs(rel), err, 'new tasks below it are found by the rescan');
     }
   }
 
@@ -261,10 +271,22 @@ export class Discovery {
     try {
       k.eventsWatch = this.events.watch(k.eventsFile, (text) => this.onEvents(k, text));
       delete k.procsFile;
-    } catch {
-      // no cgroup.events (an old kernel): the v1 emptiness poll covers it
+    } catch (err) {
+      // No cgroup.events (an old kernel), or not a kernfs file (a copied --root tree): the v1
+      // emptiness poll or the rescan covers it. Running out of file descriptors or watches is
+      // said and counted: the rescan checks the task instead.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EMFILE' || code === 'ENFILE' || code === 'ENOSPC' || code === 'ENOMEM')
+        this.watchFailed(k.eventsFile, err, 'its end is found by the rescan');
       delete k.eventsFile;
     }
+  }
+
+  /** A watch that could not be set: counted by error type and reported (the agent logs it, rate-limited). */
+  private watchFailed(file: string, err: unknown, fallback: string): void {
+    const code = (err as NodeJS.ErrnoException).code;
+    this.engine.countDiscoveryError(code ?? 'unknown');
+    this.options.onEvent?.({ type: 'error', path: file, message: `cannot watch: ${(err as Error).message}; ${fallback}`, ...(code ? { code } : {}) });
   }
 
   /** Hybrid: the cgroup2 twin made after the task was added: watched here, and read by the engine (pressure). */
@@ -281,8 +303,8 @@ export class Discovery {
 
   private populated(k: Known): boolean | undefined {
     try {
-      if (k.eventsFile) return parseFlatKeyed(fs.readFileSync(k.eventsFile, 'latin1')).get('populated') !== 0;
-      if (k.procsFile) return fs.readFileSync(k.procsFile, 'latin1').trim() !== '';
+      if (k.eventsFile) return parseFlatKeyed(read(k.eventsFile)).get('populated') !== 0;
+      if (k.procsFile) return read(k.procsFile).trim() !== '';
     } catch {
       return undefined;
     }
@@ -296,10 +318,10 @@ export class Discovery {
       const c = k.cgroup;
       if (c.version === 2 || c.unified) {
         const dir = c.version === 2 ? c.dir : (c.unified as string);
-        return (parseFlatKeyed(fs.readFileSync(path.join(dir, 'cpu.stat'), 'latin1')).get('usage_usec') ?? 0) > 0;
+        return (parseFlatKeyed(read(path.join(dir, 'cpu.stat'))).get('usage_usec') ?? 0) > 0;
       }
       const acct = c.dirs.cpuacct;
-      return acct !== undefined && Number(fs.readFileSync(path.join(acct, 'cpuacct.usage'), 'latin1')) > 0;
+      return acct !== undefined && Number(read(path.join(acct, 'cpuacct.usage'))) > 0;
     } catch {
       return false;
     }

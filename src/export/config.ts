@@ -1,7 +1,8 @@
 import type { ExportFlags } from '../cli/flags.ts';
 import { ConfigError } from '../errors.ts';
-import { integerSetting } from '../integer-setting.ts';
+import { durationSetting, integerSetting } from '../integer-setting.ts';
 import { EXPORTER_NAMES, isExporterName, type ExporterName } from './exporters.ts';
+import { checkResourceAttributes } from './resource.ts';
 import type { ExporterSettings, OtlpProtocol, OtlpSettings, TemporalityPreference } from './settings.ts';
 
 export type { ExporterName, OtlpProtocol, TemporalityPreference, ExportFlags };
@@ -47,6 +48,65 @@ function parseHeader(h: string): [string, string] {
   return [h.slice(0, eq).trim(), h.slice(eq + 1).trim()];
 }
 
+/** An OTLP endpoint: an http(s) URL (`collector:4318` parses as a URL with the scheme `collector:`). */
+function checkEndpoint(value: string, what: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
+    throw new ConfigError(`${what} ${JSON.stringify(value)} is not an http(s) URL (e.g. http://collector:4318/v1/metrics)`);
+  }
+}
+
+/**
+ * OTEL_EXPORTER_OTLP_(METRICS_)HEADERS: `key=value` entries, comma-separated, percent-encoded
+ * (W3C baggage). The exporter drops a malformed entry without a word; here it is refused.
+ */
+export function checkHeadersVariable(value: string, what: string): void {
+  for (const entry of value.split(',')) {
+    if (entry.trim() === '') continue;
+    const eq = entry.indexOf('=');
+    const bad = (why: string): ConfigError => new ConfigError(`${what}: entry ${JSON.stringify(entry)} ${why}`);
+    if (eq < 0 || entry.slice(0, eq).trim() === '' || entry.slice(eq + 1).trim() === '') throw bad('is not key=value (both non-empty)');
+    if (entry.includes(';')) throw bad("holds ';', which the exporter would cut the value at: percent-encode it (%3B)");
+    try {
+      decodeURIComponent(entry);
+    } catch {
+      throw bad('has a malformed percent-encoding');
+    }
+  }
+}
+
+/**
+ * The OTEL_EXPORTER_OTLP_* variables the OTLP exporter reads itself, for what no flag sets:
+ * checked like the flags, since the exporter would log a bad value to its diagnostic logger
+ * (none by default) and quietly use its default instead.
+ */
+function checkOtlpVariables(flags: ExportFlags, env: Env): void {
+  const pairs = (suffix: string): Array<[string, string]> =>
+    [`OTEL_EXPORTER_OTLP_METRICS_${suffix}`, `OTEL_EXPORTER_OTLP_${suffix}`].flatMap((name) => {
+      const v = nonEmpty(env[name]);
+      return v === undefined ? [] : [[name, v] as [string, string]];
+    });
+  if (flags['otlp-endpoint'] === undefined) {
+    for (const [name, v] of pairs('ENDPOINT')) checkEndpoint(v, name);
+  }
+  for (const [name, v] of pairs('HEADERS')) checkHeadersVariable(v, name);
+  if (flags['otlp-timeout'] === undefined) for (const [name, v] of pairs('TIMEOUT')) durationSetting(v, name);
+  if (flags['otlp-compression'] === undefined)
+    for (const [name, v] of pairs('COMPRESSION'))
+      if (v !== 'gzip' && v !== 'none') throw new ConfigError(`${name} must be gzip or none, got ${JSON.stringify(v)}`);
+}
+
+/** `--prometheus-path`: what a request's path can equal. */
+function checkPrometheusPath(path: string): void {
+  if (!/^\/[^?#\s]*$/.test(path))
+    throw new ConfigError(`--prometheus-path must be an absolute path without ?, # or blanks (e.g. /metrics), got ${JSON.stringify(path)}`);
+}
+
 /** Resolves the export configuration from flags and the standard OTEL_* variables. */
 export function resolveExportConfig(flags: ExportFlags, env: Env = process.env): ExportConfig {
   const exporters =
@@ -59,7 +119,10 @@ export function resolveExportConfig(flags: ExportFlags, env: Env = process.env):
   const portText = flags['prometheus-port'] ?? nonEmpty(env.OTEL_EXPORTER_PROMETHEUS_PORT);
   const port = portText === undefined ? 9464 : integerSetting(portText, 'Prometheus port', { min: 0, max: 65535 });
   const path = flags['prometheus-path'] ?? '/metrics';
-  if (!path.startsWith('/')) throw new ConfigError(`--prometheus-path must start with /, got ${JSON.stringify(path)}`);
+  checkPrometheusPath(path);
+  const hostFlag = flags['prometheus-host'];
+  if (hostFlag !== undefined && hostFlag.trim() === '')
+    throw new ConfigError('--prometheus-host must name a host or address (0.0.0.0 for every interface), got ""');
 
   const protoSource: [string | undefined, string] =
     flags['otlp-protocol'] !== undefined
@@ -70,34 +133,27 @@ export function resolveExportConfig(flags: ExportFlags, env: Env = process.env):
   const [protoText, protoWhat] = protoSource;
   const otlp: OtlpSettings = { protocol: protoText === undefined ? 'http/protobuf' : parseProtocol(protoText, protoWhat) };
   if (flags['otlp-endpoint'] !== undefined) {
-    let url: URL | undefined;
-    try {
-      url = new URL(flags['otlp-endpoint']);
-    } catch {
-      url = undefined;
-    }
-    // `collector:4318` parses as a URL with the scheme `collector:`: only http(s) is an endpoint.
-    if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
-      throw new ConfigError(`--otlp-endpoint ${JSON.stringify(flags['otlp-endpoint'])} is not an http(s) URL (e.g. http://collector:4318/v1/metrics)`);
-    }
+    checkEndpoint(flags['otlp-endpoint'], '--otlp-endpoint');
     otlp.endpoint = flags['otlp-endpoint'];
   }
+  if (exporters.includes('otlp')) checkOtlpVariables(flags, env);
+  const resourceAttributes = nonEmpty(env.OTEL_RESOURCE_ATTRIBUTES);
+  if (resourceAttributes !== undefined) checkResourceAttributes(resourceAttributes, 'OTEL_RESOURCE_ATTRIBUTES');
   if (flags['otlp-header']?.length) otlp.headers = Object.fromEntries(flags['otlp-header'].map(parseHeader));
   if (flags['otlp-compression'] !== undefined) {
     if (flags['otlp-compression'] !== 'gzip' && flags['otlp-compression'] !== 'none')
       throw new ConfigError(`--otlp-compression must be gzip or none, got ${JSON.stringify(flags['otlp-compression'])}`);
     otlp.compression = flags['otlp-compression'];
   }
-  if (flags['otlp-timeout'] !== undefined) otlp.timeoutMs = integerSetting(flags['otlp-timeout'], '--otlp-timeout', { min: 1 });
+  if (flags['otlp-timeout'] !== undefined) otlp.timeoutMs = durationSetting(flags['otlp-timeout'], '--otlp-timeout');
   if (flags['otlp-temporality'] !== undefined) otlp.temporality = parseTemporality(flags['otlp-temporality'], '--otlp-temporality');
   else if (nonEmpty(env.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE))
     otlp.temporality = parseTemporality(env.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE as string, 'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE');
 
   const intervalText = flags.interval ?? nonEmpty(env.OTEL_METRIC_EXPORT_INTERVAL);
-  const intervalMs =
-    intervalText === undefined ? 60_000 : integerSetting(intervalText, flags.interval ? '--interval' : 'OTEL_METRIC_EXPORT_INTERVAL', { min: 1 });
+  const intervalMs = intervalText === undefined ? 60_000 : durationSetting(intervalText, flags.interval ? '--interval' : 'OTEL_METRIC_EXPORT_INTERVAL');
   const timeoutText = nonEmpty(env.OTEL_METRIC_EXPORT_TIMEOUT);
-  const exportTimeoutMs = Math.min(intervalMs, timeoutText === undefined ? 30_000 : integerSetting(timeoutText, 'OTEL_METRIC_EXPORT_TIMEOUT', { min: 1 }));
+  const exportTimeoutMs = Math.min(intervalMs, timeoutText === undefined ? 30_000 : durationSetting(timeoutText, 'OTEL_METRIC_EXPORT_TIMEOUT'));
 
   return {
     exporters,
@@ -106,7 +162,7 @@ export function resolveExportConfig(flags: ExportFlags, env: Env = process.env):
       port,
       path,
       unitSuffixes: !flags['no-unit-suffixes'],
-      finalHoldMs: flags['prometheus-final-hold'] === undefined ? 0 : integerSetting(flags['prometheus-final-hold'], '--prometheus-final-hold', { min: 0 }),
+      finalHoldMs: flags['prometheus-final-hold'] === undefined ? 0 : durationSetting(flags['prometheus-final-hold'], '--prometheus-final-hold', 0),
     },
     otlp,
     intervalMs,

@@ -3,6 +3,7 @@ import type { CgroupMetrics } from '../metrics/cgroup-metrics.ts';
 import { consoleExporter } from './console.ts';
 import { otlpExporter } from './otlp.ts';
 import { prometheusExporter, type PrometheusEndpoint } from './prometheus.ts';
+import type { ExportOutcomeListener } from './export-watch.ts';
 import type { ExporterSettings } from './settings.ts';
 
 /** A started exporter: the reader to register with the MeterProvider, and the endpoint when it serves one. */
@@ -14,8 +15,11 @@ export interface StartedExporter {
 /** One exporter that `--exporter` can name. */
 export interface ExporterDefinition<N extends string = string> {
   readonly name: N;
-  /** Starts it around the engine; a failure to start (a port in use) rejects with a typed error. */
-  start(engine: CgroupMetrics, settings: ExporterSettings): Promise<StartedExporter>;
+  /**
+   * Starts it around the engine; a failure to start (a port in use) rejects with a typed error.
+   * A push exporter reports each export's outcome to `onExport`.
+   */
+  start(engine: CgroupMetrics, settings: ExporterSettings, onExport?: ExportOutcomeListener): Promise<StartedExporter>;
 }
 
 /**

@@ -3,6 +3,7 @@ import { OTLPMetricExporter as ProtobufExporter } from '@opentelemetry/exporter-
 import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { CgroupMetrics } from '../metrics/cgroup-metrics.ts';
+import { watchExports, type ExportOutcomeListener } from './export-watch.ts';
 import { createPushReader } from './push-reader.ts';
 import type { ExporterSettings, OtlpSettings } from './settings.ts';
 
@@ -30,7 +31,9 @@ export function createOtlpExporter(config: OtlpSettings): PushMetricExporter {
 /** `--exporter otlp`: a push reader around an OTLP/HTTP exporter. */
 export const otlpExporter = {
   name: 'otlp',
-  start: async (engine: CgroupMetrics, settings: ExporterSettings) => ({
-    reader: createPushReader(engine, createOtlpExporter(settings.otlp), settings.intervalMs, settings.exportTimeoutMs),
-  }),
+  start: async (engine: CgroupMetrics, settings: ExporterSettings, onExport?: ExportOutcomeListener) => {
+    const exporter = createOtlpExporter(settings.otlp);
+    const watched = onExport ? watchExports('otlp', exporter, settings.exportTimeoutMs, onExport) : exporter;
+    return { reader: createPushReader(engine, watched, settings.intervalMs, settings.exportTimeoutMs) };
+  },
 } as const;

@@ -520,6 +520,17 @@ function metadataErrorAttrs(key: string): Attributes {
   return a;
 }
 
+const exporterAttrCache = new Map<string, Attributes>();
+/** The interned `exporter` attributes of one exporter. */
+function exporterAttrs(exporter: string): Attributes {
+  let a = exporterAttrCache.get(exporter);
+  if (!a) {
+    a = { exporter };
+    exporterAttrCache.set(exporter, a);
+  }
+  return a;
+}
+
 export const SELF_METRICS = {
   tasks: {
     name: 'cgroup_metrics.tasks',
@@ -579,6 +590,27 @@ export const SELF_METRICS = {
     description: "Failed lookups of a container's names in its runtime's API, by metadata.source and error.type (unavailable, timeout, protocol)",
     read(self, emit) {
       for (const [key, n] of self.metadataErrors) emit(n, metadataErrorAttrs(key));
+    },
+  },
+  exportFailures: {
+    name: 'cgroup_metrics.export.failures',
+    kind: 'counter',
+    unit: '{export}',
+    valueType: 'int',
+    description: 'Failed pushes, by exporter (otlp, console): an error answer, a socket error or no answer within the export timeout',
+    read(self, emit) {
+      for (const [exporter, n] of self.exportFailures) emit(n, exporterAttrs(exporter));
+    },
+  },
+  discoveryErrors: {
+    name: 'cgroup_metrics.discovery.errors',
+    kind: 'counter',
+    unit: '{error}',
+    valueType: 'int',
+    description:
+      'Watches discovery could not set, by error.type (EMFILE and ENFILE: out of file descriptors; ENOSPC: out of inotify watches); such tasks are checked by the rescan',
+    read(self, emit) {
+      for (const [type, n] of self.discoveryErrors) emit(n, errorTypeAttrs(type));
     },
   },
 } as const satisfies Record<string, SelfMetricDefinition>;

@@ -1,13 +1,15 @@
-import type { Attributes, Meter } from '@opentelemetry/api';
+import type { Meter } from '@opentelemetry/api';
 import { performance } from 'node:perf_hooks';
 import type { DeviceNames } from '../cgroup/devices.ts';
 import type { CgroupMounts } from '../cgroup/mounts.ts';
 import { readCycle } from '../cgroup/read-cycle.ts';
 import { readStats } from '../cgroup/read.ts';
-import { resolveCgroup, type CgroupSpec } from '../cgroup/resolve.ts';
+import { resolveCgroup } from '../cgroup/resolve.ts';
 import { metricGroups } from '../cgroup/metric-groups.ts';
 import { DEFAULT_GROUPS, type MetricGroup, type TaskCgroup } from '../cgroup/types.ts';
-import { ConfigError, TaskNotFoundError } from '../errors.ts';
+import { ConfigError, ForeignReceiptError, TaskNotFoundError } from '../errors.ts';
+import { durationOption } from '../integer-setting.ts';
+import { type AddTaskOptions, checkAddOptions } from './add-options.ts';
 import { catalogFor, type MetricDefinition } from './catalog.ts';
 import { resolveMounts } from './engine-mounts.ts';
 import { ErrorCounts } from './error-counts.ts';
@@ -17,13 +19,14 @@ import { observeInstruments, type ObserveHandle } from './observe.ts';
 import { CgroupMetricProducer, type ProducerOptions } from './producer.ts';
 import { SharedCycle } from './shared-cycle.ts';
 import { SlicedDrain } from './sliced-drain.ts';
-import type { LiveReading, SelfSnapshot, Snapshot } from './snapshot.ts';
-import type { SnapshotConsumer, SnapshotSource } from './snapshot-source.ts';
+import type { DeliveryReceipt, LiveReading, SelfSnapshot, Snapshot } from './snapshot.ts';
+import type { ConsumerOptions, SnapshotConsumer, SnapshotSource } from './snapshot-source.ts';
 import { TaskRegistry } from './task-registry.ts';
 import { Task, type TaskAnnotation } from './task.ts';
 import { VanishedCgroupPolicy, type OnGone } from './vanished-policy.ts';
 
 export type { StopResult } from './final-readings.ts';
+export type { AddTaskOptions } from './add-options.ts';
 
 export interface CgroupMetricsOptions {
   /** Metric groups to read and export (default: all but cpu.percpu and hugetlb). */
@@ -46,18 +49,6 @@ export interface CgroupMetricsOptions {
   onGone?: OnGone;
   /** Names block devices in disk points (default: the host's /sys/dev/block; tests and `root` trees pass their own). */
   deviceNames?: DeviceNames;
-}
-
-export interface AddTaskOptions {
-  id: string;
-  /** containerd's notion: `default`, `k8s.io`, `moby`, a job runner's tenant. Default `default`. */
-  namespace?: string;
-  /** A cgroup path relative to each hierarchy's root, `{ pid }`, or an already resolved TaskCgroup. */
-  cgroup: CgroupSpec | TaskCgroup;
-  /** Extra point attributes (`container.name`, `k8s.pod.name`); they never override container.id/namespace. */
-  attributes?: Attributes;
-  /** When the task started (default: now): the start time of its cumulative series and of uptime. */
-  startTime?: Date | number;
 }
 
 /**
@@ -104,10 +95,14 @@ export class CgroupMetrics implements SnapshotSource {
   private readonly finals: FinalReadings;
   private readonly errors = new ErrorCounts();
   private readonly metadataErrors = new ErrorCounts();
+  private readonly exportFailures = new ErrorCounts();
+  private readonly discoveryErrors = new ErrorCounts();
   private readonly cycle = new SharedCycle((deadline) => this.readLive(deadline));
   private readonly vanished: VanishedCgroupPolicy;
   private readonly stops: SlicedDrain<StopRequest>;
   private lastCycleMs = 0;
+  /** Who issued each receipt and up to where it acknowledges; weak: an unacknowledged receipt costs nothing once dropped. */
+  private readonly receipts = new WeakMap<DeliveryReceipt, { cursor: QueueConsumer; seq: number }>();
 
   /** Throws ConfigError for bad options, NoCgroupMountError when no cgroup hierarchy is found (or `root` is unusable). */
   constructor(options: CgroupMetricsOptions = {}) {
@@ -116,7 +111,7 @@ export class CgroupMetrics implements SnapshotSource {
     const max = options.maxPendingFinalReadings ?? 10_000;
     if (!Number.isInteger(max) || max < 1) throw new ConfigError(`maxPendingFinalReadings must be a positive integer, got ${max}`);
     this.finals = new FinalReadings(max);
-    this.collectTimeoutMs = options.collectTimeoutMs ?? 5_000;
+    this.collectTimeoutMs = durationOption(options.collectTimeoutMs ?? 5_000, 'collectTimeoutMs');
     this.sliceMs = options.sliceMs ?? 5;
     this.deviceNames = options.deviceNames;
     this.stops = new SlicedDrain(this.sliceMs, (req) => req.resolve(this.finalRead(req.task, req.gone)));
@@ -140,14 +135,11 @@ export class CgroupMetrics implements SnapshotSource {
 
   /** Registers a task. Throws ConfigError, AlreadyCollectedError, CgroupNotFoundError or PathOutsideMountError. */
   add(options: AddTaskOptions): TaskHandle {
-    const namespace = options.namespace ?? 'default';
-    const { id } = options;
-    if (typeof id !== 'string' || id === '') throw new ConfigError('task id must be a non-empty string');
+    const { id, namespace, startTimeMs } = checkAddOptions(options);
     const task = this.registry.add(namespace, id, () => {
       // A TaskCgroup from the caller is copied: the engine's is never written to, nor read again, by anyone else.
       const cgroup = isTaskCgroup(options.cgroup) ? { ...options.cgroup } : resolveCgroup(this.mounts, options.cgroup);
-      const start = options.startTime === undefined ? Date.now() : +options.startTime;
-      return new Task(id, namespace, cgroup, start, options.attributes);
+      return new Task(id, namespace, cgroup, startTimeMs, options.attributes);
     });
     return { id, namespace, annotate: (update) => task.annotate(update) };
   }
@@ -158,6 +150,22 @@ export class CgroupMetrics implements SnapshotSource {
    */
   countMetadataError(source: string, type: string): void {
     this.metadataErrors.add(`${source}\u0000${type}`);
+  }
+
+  /**
+   * Counts failed exports of one exporter (a collector down, answering 500, timing out) in
+   * `cgroup_metrics.export.failures`. `n = 0` makes the exporter's series exist at 0.
+   */
+  countExportFailure(exporter: string, n = 1): void {
+    this.exportFailures.add(exporter, n);
+  }
+
+  /**
+   * Counts a failure of discovery's own (a watch that could not be set: EMFILE, ENFILE,
+   * ENOSPC) in `cgroup_metrics.discovery.errors`, by error type.
+   */
+  countDiscoveryError(type: string): void {
+    this.discoveryErrors.add(type);
   }
 
   /**
@@ -210,14 +218,28 @@ export class CgroupMetrics implements SnapshotSource {
 
   /**
    * A consumer of collections with its own cursor into the final-readings queue: each final
-   * reading reaches each consumer once. Close it when done, or the queue keeps every final
-   * reading for it (up to maxPendingFinalReadings).
+   * reading reaches each consumer once (`acknowledge: 'auto'`, the default: a collection counts
+   * as delivered), or until the consumer acknowledges a collection that carried it
+   * (`acknowledge: 'manual'`). Close it when done, or the queue keeps every final reading for it (up to
+   * maxPendingFinalReadings).
    */
-  openConsumer(): SnapshotConsumer {
+  openConsumer(options: ConsumerOptions = {}): SnapshotConsumer {
+    const ack = options.acknowledge ?? 'auto';
+    if (ack !== 'auto' && ack !== 'manual') throw new ConfigError(`consumer option acknowledge must be 'auto' or 'manual', got ${JSON.stringify(ack)}`);
     const cursor = this.finals.open();
+    const finals = this.finals;
+    const receipts = this.receipts;
     let open = true;
     return {
-      snapshot: (timeoutMs) => this.collect(cursor, timeoutMs),
+      snapshot: (timeoutMs) => this.collect(cursor, timeoutMs, ack === 'auto'),
+      acknowledge(receipt: DeliveryReceipt): void {
+        const r = receipts.get(receipt);
+        if (r?.cursor !== cursor) throw new ForeignReceiptError();
+        if (open) finals.acknowledge(cursor, r.seq);
+      },
+      get pending(): number {
+        return open ? finals.pendingFor(cursor) : 0;
+      },
       close: () => {
         if (open) this.finals.close(cursor);
         open = false;
@@ -226,15 +248,19 @@ export class CgroupMetrics implements SnapshotSource {
   }
 
   /** One collection for one consumer. Never rejects; resolves by the deadline with what was read by then. */
-  private async collect(cursor: QueueConsumer, timeoutMs: number | undefined): Promise<Snapshot> {
+  private async collect(cursor: QueueConsumer, timeoutMs: number | undefined, autoAcknowledge: boolean): Promise<Snapshot> {
     const live = await this.cycle.read(performance.now() + (timeoutMs ?? this.collectTimeoutMs));
     // Finals after the read, so that a task stopped during the read is delivered now.
-    const finals = this.finals.take(cursor);
+    const { finals, seq } = this.finals.peek(cursor);
+    const delivery: DeliveryReceipt = Object.freeze({ finals: finals.length });
+    this.receipts.set(delivery, { cursor, seq });
+    if (autoAcknowledge) this.finals.acknowledge(cursor, seq);
     const withFinal = finals.length > 0 ? new Set(finals.map((f) => f.task.key)) : undefined;
     return {
       finals,
       live: live ? live.filter((r) => r.task.lifecycle === 'live' && !withFinal?.has(r.task.key)) : [],
       self: this.selfSnapshot(),
+      delivery,
     };
   }
 
@@ -246,6 +272,8 @@ export class CgroupMetrics implements SnapshotSource {
       collectionDurationS: this.lastCycleMs / 1000,
       errors: this.errors.snapshot(),
       metadataErrors: this.metadataErrors.snapshot(),
+      exportFailures: this.exportFailures.snapshot(),
+      discoveryErrors: this.discoveryErrors.snapshot(),
       pending: this.finals.pending,
       dropped: this.finals.dropped,
       missed: this.finals.missed,

@@ -2,12 +2,13 @@ import { Fifo } from './fifo.ts';
 
 /**
  * The pending-final-readings queue: bounded, multi-consumer. Every consumer (one per reader)
- * has its own cursor, so each final reading reaches each consumer exactly once, and a second
- * scraper sees what the first took; an entry is freed once every registered consumer has
- * taken it.
+ * has its own cursor, so each final reading reaches each consumer, and a second scraper sees
+ * what the first took. The cursor moves only when the consumer acknowledges what it took
+ * (advance), so a take that was never delivered is taken again; an entry is freed once every
+ * registered consumer has acknowledged it.
  */
 export interface QueueConsumer {
-  /** Sequence number of the next entry this consumer has not taken. */
+  /** Sequence number of the next entry this consumer has not acknowledged. */
   cursor: number;
 }
 
@@ -63,10 +64,20 @@ export class FinalQueue<T> {
     return seq;
   }
 
-  /** Marks entries before `seq` as taken by `c`, and frees what every consumer has taken. */
+  /**
+   * Acknowledges the entries before `seq` for `c`, and frees what every consumer has
+   * acknowledged. The cursor never moves back: an older acknowledgement after a newer one
+   * changes nothing.
+   */
   advance(c: QueueConsumer, seq: number): void {
+    if (seq <= c.cursor) return;
     c.cursor = seq;
     this.trim();
+  }
+
+  /** Entries `c` has not acknowledged that are still queued. */
+  pendingFor(c: QueueConsumer): number {
+    return this.nextSeq - Math.max(c.cursor, this.firstSeq);
   }
 
   private trim(): void {

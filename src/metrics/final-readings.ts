@@ -61,11 +61,12 @@ export class FinalReadings {
   }
 
   /**
-   * Takes this consumer's pending final readings, oldest first, at most one per (namespace,
+   * This consumer's unacknowledged final readings, oldest first, at most one per (namespace,
    * id): two incarnations of one id in one collection would be duplicate series, so the later
-   * one waits for the consumer's next take.
+   * one waits for a later take. Nothing is acknowledged: the same readings come again until
+   * acknowledge(consumer, seq) with the returned `seq`.
    */
-  take(consumer: QueueConsumer): FinalReading[] {
+  peek(consumer: QueueConsumer): { finals: FinalReading[]; seq: number } {
     const finals: FinalReading[] = [];
     const keys = new Set<string>();
     const seq = this.queue.peek(consumer, (f) => {
@@ -74,7 +75,23 @@ export class FinalReadings {
       finals.push(f);
       return true;
     });
+    return { finals, seq };
+  }
+
+  /** Marks what a peek up to `seq` returned as delivered to `consumer`; an older `seq` than one already acknowledged changes nothing. */
+  acknowledge(consumer: QueueConsumer, seq: number): void {
     this.queue.advance(consumer, seq);
+  }
+
+  /** Final readings still queued that `consumer` has not acknowledged. */
+  pendingFor(consumer: QueueConsumer): number {
+    return this.queue.pendingFor(consumer);
+  }
+
+  /** peek() and acknowledge() at once: for a consumer that counts a take as delivered. */
+  take(consumer: QueueConsumer): FinalReading[] {
+    const { finals, seq } = this.peek(consumer);
+    this.acknowledge(consumer, seq);
     return finals;
   }
 }

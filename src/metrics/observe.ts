@@ -31,6 +31,7 @@ export function observeInstruments(source: SnapshotSource, meter: Meter): Observ
   const instruments = defs.map((d) => create(meter, d));
   const selfInstruments = SELF_CATALOG.map((d) => create(meter, d));
   const all = [...instruments, ...selfInstruments];
+  // auto: a batch callback never learns whether the readers' exports arrived, so observed is delivered.
   const consumer = source.openConsumer();
 
   const callback = async (result: BatchObservableResult): Promise<void> => {

@@ -12,10 +12,12 @@ import {
   type MetricProducer,
 } from '@opentelemetry/sdk-metrics';
 import { emptyResource } from '@opentelemetry/resources';
+import { ConfigError } from '../errors.ts';
 import { SELF_CATALOG, type MetricKind } from './catalog.ts';
+import { recordDelivery } from './deliveries.ts';
 import { visitPoints } from './points.ts';
 import { SCOPE } from './scope.ts';
-import type { FinalReading, SelfSnapshot, Snapshot, TaskView } from './snapshot.ts';
+import type { DeliveryReceipt, FinalReading, SelfSnapshot, Snapshot, TaskView } from './snapshot.ts';
 import type { SnapshotConsumer, SnapshotSource } from './snapshot-source.ts';
 
 export interface ProducerOptions {
@@ -31,6 +33,14 @@ export interface ProducerOptions {
    * reach only the first scrape. A hold of at least one scrape interval lets every scraper see it.
    */
   finalHoldMs?: number;
+  /**
+   * When a collection's final readings count as delivered to this reader. `auto` (default): as
+   * it collects, for a reader that cannot tell whether what it sent arrived. `manual`: only
+   * once acknowledged, through collectDeliveries() around the reader's collect() and then
+   * Deliveries.acknowledge(), or acknowledge(receipt); until then they go out again with this
+   * producer's every collection (bounded by maxPendingFinalReadings, like the queue).
+   */
+  acknowledge?: 'auto' | 'manual';
 }
 
 const INSTRUMENT_TYPE: Record<MetricKind, InstrumentType> = {
@@ -73,6 +83,11 @@ interface DeltaSeries {
   values: Map<string, DeltaState>;
   /** Collections this state has been kept, unseen, for a stopped task's final reading. */
   waits: number;
+  /**
+   * The values the final reading's deltas were taken against: a final reading that goes out
+   * again (its collection was not acknowledged) repeats the same deltas, not zeros.
+   */
+  finalBase?: Map<string, DeltaState>;
 }
 
 type SeenSeries = Map<number, DeltaSeries>;
@@ -92,9 +107,15 @@ export class CgroupMetricProducer implements MetricProducer {
   private readonly finalHoldMs: number;
   /** Final readings already delivered, shown again until their hold expires (finalHoldMs). */
   private held: Array<{ final: FinalReading; untilMs: number }> = [];
+  private readonly manual: boolean;
+  /** Incarnations whose final reading the collection in progress carries. */
+  private finalNow: ReadonlySet<number> = new Set();
 
   constructor(source: SnapshotSource, options: ProducerOptions = {}) {
-    this.consumer = source.openConsumer();
+    const ack = options.acknowledge ?? 'auto';
+    if (ack !== 'auto' && ack !== 'manual') throw new ConfigError(`producer option acknowledge must be 'auto' or 'manual', got ${JSON.stringify(ack)}`);
+    this.manual = ack === 'manual';
+    this.consumer = source.openConsumer({ acknowledge: ack });
     this.definitions = source.definitions;
     this.finalHoldMs = options.finalHoldMs ?? 0;
     const t = options.temporality;
@@ -115,7 +136,10 @@ export class CgroupMetricProducer implements MetricProducer {
 
   async collect(options?: MetricCollectOptions): Promise<CollectionResult> {
     if (this.closed) return { resourceMetrics: { resource: emptyResource(), scopeMetrics: [] }, errors: [] };
-    const snap = this.withHeldFinals(await this.consumer.snapshot(options?.timeoutMillis));
+    const fresh = await this.consumer.snapshot(options?.timeoutMillis);
+    if (this.manual) recordDelivery(this, fresh.delivery);
+    this.finalNow = new Set(fresh.finals.map((f) => f.task.incarnation));
+    const snap = this.withHeldFinals(fresh);
     const defs = this.definitions;
     const points: Array<Array<DataPoint<number>>> = defs.map(() => []);
     const seen: SeenSeries = new Map();
@@ -173,6 +197,21 @@ export class CgroupMetricProducer implements MetricProducer {
     return shown.length ? { ...snap, finals: [...snap.finals, ...shown] } : snap;
   }
 
+  /**
+   * `acknowledge: 'manual'`: the final readings of the collection that issued `receipt` (and
+   * of every earlier one) arrived; they never go out again. An older receipt after a newer one
+   * changes nothing; so does any receipt after shutdown(). Throws ForeignReceiptError for a
+   * receipt another producer issued.
+   */
+  acknowledge(receipt: DeliveryReceipt): void {
+    this.consumer.acknowledge(receipt);
+  }
+
+  /** Final readings still queued that this reader has not acknowledged (0 after shutdown()). */
+  get pending(): number {
+    return this.consumer.pending;
+  }
+
   /** Stops taking final readings: the queue no longer waits for this reader. */
   async shutdown(): Promise<void> {
     if (this.closed) return;
@@ -199,13 +238,16 @@ export class CgroupMetricProducer implements MetricProducer {
     const end = millisToHrTime(timeMs);
     if (kind === 'gauge') return { startTime: end, endTime: end, attributes, value };
     if (this.temporality[kind] !== AggregationTemporality.DELTA) return { startTime: millisToHrTime(startMs), endTime: end, attributes, value };
+    const before = this.deltas.get(incarnation);
+    const isFinal = this.finalNow.has(incarnation);
     let next = seen.get(incarnation);
     if (!next) {
       next = { task, values: new Map(), waits: 0 };
+      if (isFinal) next.finalBase = before?.finalBase ?? before?.values ?? new Map();
       seen.set(incarnation, next);
     }
     const series = `${row}:${attrId(pointAttributes)}`;
-    const prev = this.deltas.get(incarnation)?.values.get(series);
+    const prev = (isFinal ? next.finalBase : before?.values)?.get(series);
     next.values.set(series, { value, timeMs });
     return prev
       ? { startTime: millisToHrTime(prev.timeMs), endTime: end, attributes, value: value - prev.value }

@@ -52,9 +52,23 @@ export interface SelfSnapshot {
   readonly errors: ReadonlyMap<string, number>;
   /** Failed metadata lookups since start, keyed `<source>\0<error type>`. */
   readonly metadataErrors: ReadonlyMap<string, number>;
+  /** Failed exports since start, by exporter (otlp, console). */
+  readonly exportFailures: ReadonlyMap<string, number>;
+  /** Watches discovery could not set since start, by error type (EMFILE, ENFILE, ENOSPC, ...). */
+  readonly discoveryErrors: ReadonlyMap<string, number>;
   readonly pending: number;
   readonly dropped: number;
   readonly missed: number;
+}
+
+/**
+ * What one collection carried, for SnapshotConsumer.acknowledge(). Until it is acknowledged
+ * (or a later receipt of the same consumer is), its final readings go out again with that
+ * consumer's next collection.
+ */
+export interface DeliveryReceipt {
+  /** How many final readings the collection carried. */
+  readonly finals: number;
 }
 
 /** What one consumer gets from one collection. */
@@ -64,4 +78,6 @@ export interface Snapshot {
   /** Live readings of registered tasks (none for tasks whose final reading is in `finals`). */
   readonly live: readonly LiveReading[];
   readonly self: SelfSnapshot;
+  /** Acknowledge it once what carried this collection arrived; until then `finals` stay pending for this consumer. */
+  readonly delivery: DeliveryReceipt;
 }

@@ -27,7 +27,10 @@ import {
   parseLimit,
   parseNestedKeyed,
   parseSingleValue,
+  parseValue,
+  pickFlatKeyed,
   pickKeys,
+  type RangeSink,
 } from '../../src/cgroup/parse/file-formats.ts';
 import { blkioToDevices } from '../../src/cgroup/controllers/disk.ts';
 import { newReadState, readStats } from '../../src/cgroup/read.ts';
@@ -52,11 +55,20 @@ const FIXTURE_FILES: Array<{ name: string; text: string }> = fs
 
 const isInt = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v);
 const isNonNegInt = (v: unknown): boolean => isInt(v) && (v as number) >= 0;
+/** A kernel value as the parsers give it: an integer in [0, 2^63), a valid int64. */
+const isValue = (v: unknown): boolean => isNonNegInt(v) && (v as number) < 2 ** 63;
+
+/** A RangeSink that keeps what it is told. */
+function sink(): RangeSink & { tokens: string[] } {
+  const tokens: string[] = [];
+  return { tokens, outOfRange: (t: string) => void tokens.push(t) };
+}
 
 function checkPsiLine(l: PsiLine | undefined): void {
   if (l === undefined) return;
   for (const k of ['avg10', 'avg60', 'avg300'] as const) assert.ok(Number.isFinite(l[k]), `${k} finite`);
-  assert.ok(isNonNegInt(l.totalUs), 'total a non-negative integer');
+  assert.ok(isValue(l.totalUs), 'total an integer in [0, 2^63)');
+  for (const k of ['avg10', 'avg60', 'avg300'] as const) assert.ok(l[k] >= 0, `${k} not negative`);
   assert.deepEqual(Object.keys(l).sort(), ['avg10', 'avg300', 'avg60', 'totalUs']);
 }
 
@@ -68,25 +80,29 @@ function checkAllParsers(text: string): void {
   assert.ok(i === undefined || isInt(i));
   const d = parseDecimal(text);
   assert.ok(d === undefined || Number.isFinite(d));
-  const sv = parseSingleValue(text);
-  assert.ok(sv === undefined || isInt(sv));
-  assert.equal(sv, parseInteger(tok));
+  const sr = sink();
+  const sv = parseSingleValue(text, sr);
+  assert.ok(sv === undefined || isValue(sv));
+  assert.equal(sv, parseValue(tok));
+  // A well-formed integer is either the value or told to the sink, never both, never lost.
+  const whole = parseInteger(tok);
+  assert.equal(sr.tokens.length, whole !== undefined && sv === undefined ? 1 : 0);
 
   const lim = parseLimit(text);
   assert.ok(lim === undefined || lim === Infinity || (isNonNegInt(lim) && lim <= 2 ** 62), `limit ${lim}`);
   const fin = finiteOrUndefined(lim);
   assert.ok(fin === undefined || Number.isFinite(fin));
 
-  const flat = parseFlatKeyed(text);
+  const flat = parseFlatKeyed(text, sink());
   for (const [k, v] of flat) {
     assert.ok(k.length > 0 && !k.includes(' ') && !k.includes('\n'), `key ${JSON.stringify(k)}`);
-    assert.ok(isInt(v));
+    assert.ok(isValue(v));
   }
   const picked = pickKeys(flat, V2_MEMORY_STAT_KEYS);
   for (const [k, v] of Object.entries(picked)) assert.equal(flat.get(k), v);
 
-  const list = parseIntegerList(text);
-  assert.ok(list === undefined || list.every(isInt));
+  const list = parseIntegerList(text, sink());
+  assert.ok(list === undefined || list.every(isValue));
 
   const cm = parseCpuMax(text);
   if (cm) {
@@ -94,29 +110,29 @@ function checkAllParsers(text: string): void {
     assert.ok(cm.quotaUs === undefined || isNonNegInt(cm.quotaUs));
   }
 
-  const nested = parseNestedKeyed(text);
+  const nested = parseNestedKeyed(text, sink());
   assert.ok(nested.length <= text.split('\n').length);
   for (const l of nested) {
     assert.ok(isNonNegInt(l.major) && isNonNegInt(l.minor));
     for (const [k, v] of l.values) {
       assert.ok(k.length > 0 && !/\s/.test(k));
-      assert.ok(isInt(v));
+      assert.ok(isValue(v));
     }
   }
 
   const dev = parseDevice(tok);
   assert.ok(dev === undefined || (isNonNegInt(dev.major) && isNonNegInt(dev.minor)));
 
-  const rows = parseBlkio(text);
+  const rows = parseBlkio(text, sink());
   for (const r of rows) {
-    assert.ok(isNonNegInt(r.major) && isNonNegInt(r.minor) && isNonNegInt(r.value));
+    assert.ok(isNonNegInt(r.major) && isNonNegInt(r.minor) && isValue(r.value));
     assert.ok(r.op.length > 0 && !/\s/.test(r.op));
   }
   for (const dv of blkioToDevices(rows, rows, NAMES)) {
     for (const k of ['readBytes', 'writeBytes', 'readOps', 'writeOps'] as const) assert.ok(dv[k] >= 0);
   }
 
-  const psi = parsePressure(text);
+  const psi = parsePressure(text, sink());
   for (const k of Object.keys(psi)) assert.ok(k === 'some' || k === 'full');
   checkPsiLine(psi.some);
   checkPsiLine(psi.full);
@@ -246,14 +262,24 @@ describe('(a) no parser throws, and outputs are well-formed', () => {
 // Generators of well-formed input.
 
 const U64 = 2n ** 64n - 1n;
-/** A counter as the kernel prints it: decimal, up to u64; biased to the interesting sizes. */
+/** The largest integer whose double is below 2^63 (from 2^63 - 512 on, Number() rounds to 2^63). */
+const MAX_VALUE = 2n ** 63n - 513n;
+/** A counter as the kernel prints it: decimal, in [0, 2^63) (as a double); biased to the interesting sizes. */
 const counterStr = fc.oneof(
   fc.nat().map(String),
   fc.maxSafeNat().map(String),
-  fc.bigInt({ min: 0n, max: U64 }).map(String),
-  fc.constantFrom('0', '9223372036854771712', '18446744073709551615', String(2 ** 53), String(2 ** 53 + 1)),
+  fc.bigInt({ min: 0n, max: MAX_VALUE }).map(String),
+  fc.bigInt({ min: MAX_VALUE - 1000n, max: MAX_VALUE }).map(String),
+  fc.constantFrom('0', '9223372036854771712', String(MAX_VALUE), String(2 ** 53), String(2 ** 53 + 1)),
 );
-const signedIntStr = fc.oneof(counterStr, fc.bigInt({ min: -(2n ** 63n), max: -1n }).map(String));
+/** A well-formed integer that is no kernel value: negative, or 2^63 or more once a double. */
+const outOfRangeStr = fc.oneof(
+  fc.bigInt({ min: -(2n ** 63n), max: -1n }).map(String),
+  fc.bigInt({ min: MAX_VALUE + 1n, max: U64 }).map(String),
+  fc.bigInt({ min: MAX_VALUE + 1n, max: 2n ** 63n + 1000n }).map(String),
+  fc.constantFrom('-1', '9223372036854775807', '9223372036854775808', '18446744073709551615', '100000000000000000000000'),
+);
+const signedIntStr = fc.oneof(counterStr, outOfRangeStr);
 const keyName = fc.stringMatching(/^[a-z][a-z0-9_]{0,20}$/);
 const whitespace = fc.constantFrom(' ', '  ', '\t', ' \t ');
 
@@ -271,11 +297,12 @@ function shuffled<T>(items: T[]): fc.Arbitrary<T[]> {
 }
 
 describe('(c) well-formed input parses back to exactly what generated it', () => {
-  test('parseInteger / parseSingleValue: decimal integers up to u64 and down to -2^63', () => {
+  test('parseInteger: decimal integers up to u64 and down to -2^63; parseSingleValue: those in [0, 2^63)', () => {
     fc.assert(
       fc.property(signedIntStr, fc.constantFrom('', '\n', ' \n'), (s, tail) => {
         assert.equal(parseInteger(s), Number(s));
-        assert.equal(parseSingleValue(s + tail), Number(s));
+        const inRange = Number(s) >= 0 && Number(s) < 2 ** 63;
+        assert.equal(parseSingleValue(s + tail), inRange ? Number(s) : undefined);
       }),
       { numRuns: RUNS },
     );
@@ -324,9 +351,9 @@ describe('(c) well-formed input parses back to exactly what generated it', () =>
     assert.equal(parseLimit('4611686018427387904'), Infinity);
   });
 
-  test('parseFlatKeyed: `key value` lines (unique keys, counters up to u64, negatives)', () => {
+  test('parseFlatKeyed: `key value` lines (unique keys, counters up to 2^63)', () => {
     fc.assert(
-      fc.property(fc.uniqueArray(fc.tuple(keyName, signedIntStr), { selector: ([k]) => k, maxLength: 40 }), fc.boolean(), (pairs, trailingNewline) => {
+      fc.property(fc.uniqueArray(fc.tuple(keyName, counterStr), { selector: ([k]) => k, maxLength: 40 }), fc.boolean(), (pairs, trailingNewline) => {
         const text = pairs.map(([k, v]) => `${k} ${v}`).join('\n') + (trailingNewline ? '\n' : '');
         assert.deepEqual(
           [...parseFlatKeyed(text)],
@@ -341,7 +368,7 @@ describe('(c) well-formed input parses back to exactly what generated it', () =>
     const line = fc.record({
       major: fc.nat({ max: 4095 }),
       minor: fc.nat({ max: 1048575 }),
-      pairs: fc.uniqueArray(fc.tuple(keyName, signedIntStr), { selector: ([k]) => k, maxLength: 8 }),
+      pairs: fc.uniqueArray(fc.tuple(keyName, counterStr), { selector: ([k]) => k, maxLength: 8 }),
       sep: whitespace,
     });
     fc.assert(
@@ -425,7 +452,7 @@ describe('(c) well-formed input parses back to exactly what generated it', () =>
 
   test('parseIntegerList: cpuacct.usage_percpu style lists (trailing space, any whitespace)', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(signedIntStr, whitespace), { maxLength: 64 }), fc.constantFrom('', ' ', ' \n', '\n'), (items, tail) => {
+      fc.property(fc.array(fc.tuple(counterStr, whitespace), { maxLength: 64 }), fc.constantFrom('', ' ', ' \n', '\n'), (items, tail) => {
         const text = items.map(([v, ws], i) => (i === 0 ? v : ws + v)).join('') + tail;
         assert.deepEqual(
           parseIntegerList(text),
@@ -559,7 +586,7 @@ describe('(b) unknown keys are ignored by reader-level results; known keys still
       .record({
         present: fc.subarray([...known]),
         values: fc.array(counterStr, { minLength: known.length, maxLength: known.length }),
-        unknownInts: fc.uniqueArray(fc.tuple(unknownKey, signedIntStr), { selector: ([k]) => k, minLength: 1, maxLength: 10 }),
+        unknownInts: fc.uniqueArray(fc.tuple(unknownKey, counterStr), { selector: ([k]) => k, minLength: 1, maxLength: 10 }),
         unknownJunk: fc.array(fc.tuple(unknownKey, fc.constantFrom('x', '1.5', '0x10', '', '1 2', 'max')), { maxLength: 4 }),
       })
       .chain(({ present, values, unknownInts, unknownJunk }) => {
@@ -608,7 +635,7 @@ describe('(b) unknown keys are ignored by reader-level results; known keys still
       unknown: fc.uniqueArray(
         fc.tuple(
           keyName.filter((k) => !ioKnown.has(k)),
-          fc.oneof(signedIntStr, fc.constantFrom('x', '1.5', '')),
+          fc.oneof(counterStr, fc.constantFrom('x', '1.5', '')),
         ),
         { selector: ([k]) => k, maxLength: 4 },
       ),
@@ -706,5 +733,82 @@ describe('(b) unknown keys are ignored by reader-level results; known keys still
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+describe('(d) values out of [0, 2^63): left out and told to the RangeSink, every other value kept', () => {
+  /** A value that is in range, or not; `keep` says which. */
+  const anyValue = fc.oneof(
+    counterStr.map((v) => ({ v, keep: true })),
+    outOfRangeStr.map((v) => ({ v, keep: false })),
+  );
+
+  test('parseSingleValue and parseLimit', () => {
+    fc.assert(
+      fc.property(anyValue, fc.constantFrom('', '\n'), ({ v, keep }, tail) => {
+        const s = sink();
+        assert.equal(parseSingleValue(v + tail, s), keep ? Number(v) : undefined);
+        assert.deepEqual(s.tokens, keep ? [] : [v]);
+        // Limits: -1 and values ≥ 2^62 mean "no limit"; other negatives are out of range.
+        const l = sink();
+        const lim = parseLimit(v + tail, l);
+        if (v === '-1' || (!v.startsWith('-') && BigInt(v) >= 2n ** 62n)) assert.equal(lim, Infinity);
+        else assert.equal(lim, keep ? Number(v) : undefined);
+        assert.equal(l.tokens.length, v.startsWith('-') && v !== '-1' ? 1 : 0);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  test('parseFlatKeyed, pickFlatKeyed, parseNestedKeyed, parseBlkio, parseIntegerList, parsePressure', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.tuple(keyName, anyValue), { selector: ([k]) => k, minLength: 1, maxLength: 20 }), (pairs) => {
+        const bad = pairs.filter(([, x]) => !x.keep).map(([, x]) => x.v);
+        const kept = pairs.filter(([, x]) => x.keep).map(([k, x]) => [k, Number(x.v)]);
+
+        const s1 = sink();
+        assert.deepEqual([...parseFlatKeyed(pairs.map(([k, x]) => `${k} ${x.v}`).join('\n'), s1)], kept);
+        assert.deepEqual(s1.tokens, bad);
+
+        const s2 = sink();
+        const keys = pairs.map(([k]) => k);
+        const picked = pickFlatKeyed(pairs.map(([k, x]) => `${k} ${x.v}`).join('\n'), keys, s2);
+        assert.deepEqual(picked.values, Object.fromEntries(kept));
+        assert.deepEqual(s2.tokens, bad);
+
+        const s3 = sink();
+        const nested = parseNestedKeyed(`8:0 ${pairs.map(([k, x]) => `${k}=${x.v}`).join(' ')}\n`, s3);
+        assert.deepEqual([...(nested[0]?.values ?? [])], kept);
+        assert.deepEqual(s3.tokens, bad);
+
+        const s4 = sink();
+        const rows = parseBlkio(pairs.map(([, x]) => `8:0 Read ${x.v}`).join('\n'), s4);
+        assert.deepEqual(
+          rows.map((r) => r.value),
+          kept.map(([, v]) => v),
+        );
+        assert.deepEqual(s4.tokens, bad);
+
+        const s5 = sink();
+        const list = parseIntegerList(pairs.map(([, x]) => x.v).join(' '), s5);
+        assert.deepEqual(list, bad.length ? undefined : kept.map(([, v]) => v));
+        assert.deepEqual(s5.tokens, bad.slice(0, 1));
+
+        const s6 = sink();
+        const [, first] = pairs[0] as [string, { v: string; keep: boolean }];
+        const psi = parsePressure(`some avg10=0.00 avg60=0.00 avg300=0.00 total=${first.v}\n`, s6);
+        assert.deepEqual(psi.some?.totalUs, first.keep ? Number(first.v) : undefined);
+        assert.deepEqual(s6.tokens, first.keep ? [] : [first.v]);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  test('a negative PSI average is left out and told', () => {
+    const s = sink();
+    assert.deepEqual(parsePressure('some avg10=-1.00 avg60=0.00 avg300=0.00 total=5\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=7\n', s), {
+      full: { avg10: 0, avg60: 0, avg300: 0, totalUs: 7 },
+    });
+    assert.equal(s.tokens.length, 1);
   });
 });

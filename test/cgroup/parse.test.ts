@@ -238,7 +238,10 @@ describe('single values and limits', () => {
     assert.equal(parseSingleValue(fx('v1/cpu/cpu.shares')), 1024);
     assert.equal(parseSingleValue(fx('v1/pids/pids.current')), 2);
     assert.equal(parseSingleValue(fx('v1/pids/pids.peak')), 10);
-    assert.equal(parseSingleValue(fx('v1/cpuset/cpuset.sched_relax_domain_level')), -1);
+    // A signed setting, not a kernel counter or gauge: no value, and told to the RangeSink (a `range` error).
+    const told: string[] = [];
+    assert.equal(parseSingleValue(fx('v1/cpuset/cpuset.sched_relax_domain_level'), { outOfRange: (t) => void told.push(t) }), undefined);
+    assert.deepEqual(told, ['-1']);
   });
 
   test('parseSingleValue on v2 counters; `max` and empty files are not integers', () => {

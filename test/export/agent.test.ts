@@ -5,7 +5,7 @@
  * and every OTEL_* variable the code reads.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -61,7 +61,7 @@ describe('SIGTERM and SIGINT: the final reading of a real v1 cgroup goes out bef
         assert.equal(signal, null);
         assert.equal(code, 0, `exit code; stderr:\n${agent.stderr}`);
         assert.match(agent.stderr, new RegExp(`${sig}: taking final readings and flushing`));
-        assert.match(agent.stderr, /stopped 1 task\(s\); flushed/);
+        assert.match(agent.stderr, /stopped 1 task\(s\); every final reading delivered/);
 
         assert.equal(rx.requests.length, 1, 'exactly one push: the final one');
         const req = rx.requests[0];
@@ -116,7 +116,7 @@ describe('the agent without a task', () => {
       agent.child.kill('SIGTERM');
       const { code } = await agent.waitForExit();
       assert.equal(code, 0);
-      assert.match(agent.stderr, /stopped 0 task\(s\); flushed/);
+      assert.match(agent.stderr, /stopped 0 task\(s\); nothing to push/);
       assert.equal(agent.stderrLines().filter((l) => /no task given/.test(l)).length, 1, 'said once');
     } finally {
       await agent.stop();
@@ -223,6 +223,74 @@ describe('bad input: exit code and one line on stderr, nothing started', () => {
       code: 2,
       line: /--rescan-interval/,
     },
+    // Issue 11: the environment is checked like the flags; durations, hosts, paths and ports have bounds.
+    ...['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT'].flatMap((name) =>
+      ['collector:4318', 'http://collector:70000', 'abc'].map((bad) => ({
+        what: `${name}=${bad} (not the localhost default)`,
+        args: ['--exporter', 'otlp', '--no-discovery'],
+        env: { [name]: bad },
+        code: 2,
+        line: new RegExp(`^otel-cgroup-metrics: ${name} "${bad}" is not an http\\(s\\) URL`),
+      })),
+    ),
+    {
+      what: 'a malformed OTEL_RESOURCE_ATTRIBUTES entry',
+      args: ['--no-discovery'],
+      env: { OTEL_RESOURCE_ATTRIBUTES: 'team=a,broken' },
+      code: 2,
+      line: /^otel-cgroup-metrics: OTEL_RESOURCE_ATTRIBUTES: entry "broken" is not key=value/,
+    },
+    {
+      what: 'malformed OTEL_EXPORTER_OTLP_HEADERS',
+      args: ['--exporter', 'otlp', '--no-discovery'],
+      env: { OTEL_EXPORTER_OTLP_HEADERS: 'novalue' },
+      code: 2,
+      line: /^otel-cgroup-metrics: OTEL_EXPORTER_OTLP_HEADERS: entry "novalue" is not key=value/,
+    },
+    {
+      what: 'a malformed OTEL_EXPORTER_OTLP_METRICS_TIMEOUT',
+      args: ['--exporter', 'otlp', '--no-discovery'],
+      env: { OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: '10s' },
+      code: 2,
+      line: /^otel-cgroup-metrics: OTEL_EXPORTER_OTLP_METRICS_TIMEOUT must be a positive integer, got "10s"/,
+    },
+    {
+      what: 'a malformed OTEL_EXPORTER_OTLP_COMPRESSION',
+      args: ['--exporter', 'otlp', '--no-discovery'],
+      env: { OTEL_EXPORTER_OTLP_COMPRESSION: 'brotli' },
+      code: 2,
+      line: /^otel-cgroup-metrics: OTEL_EXPORTER_OTLP_COMPRESSION must be gzip or none, got "brotli"/,
+    },
+    ...(
+      [
+        ['--rescan-interval', '99999999999'],
+        ['--empty-poll-interval', '2147483648'],
+        ['--interval', '2147483648'],
+        ['--otlp-timeout', '99999999999'],
+        ['--collect-timeout', '2147483648'],
+        ['--metadata-timeout', '2147483648'],
+        ['--prometheus-final-hold', '2147483648'],
+      ] as const
+    ).map(([flag, v]) => ({
+      what: `${flag} ${v} (past what a timer holds)`,
+      args: ['--root', '/nonexistent/ocm-root', flag, v],
+      code: 2,
+      line: new RegExp(`^otel-cgroup-metrics: ${flag} ${v} is longer than 2147483647 ms`),
+    })),
+    { what: "--prometheus-host ''", args: ['--prometheus-host', ''], code: 2, line: /^otel-cgroup-metrics: --prometheus-host must name a host/ },
+    {
+      what: '--prometheus-path with a query',
+      args: ['--prometheus-path', '/metrics?x=1'],
+      code: 2,
+      line: /--prometheus-path must be an absolute path without/,
+    },
+    { what: '--prometheus-path with a space', args: ['--prometheus-path', '/a b'], code: 2, line: /--prometheus-path must be an absolute path without/ },
+    ...['', '0x1f90', '9e3', '+9464'].map((port) => ({
+      what: `--prometheus-port ${JSON.stringify(port)}`,
+      args: ['--prometheus-port', port],
+      code: 2,
+      line: /^otel-cgroup-metrics: Prometheus port must be 0-65535, got/,
+    })),
   ];
   for (const c of cases) {
     test(`${c.what} → exit ${c.code}`, () => {
@@ -311,4 +379,124 @@ describe('--help', () => {
     for (const f of [...Object.keys(ENGINE_OPTIONS), 'format', 'no-unit-suffixes'])
       assert.match(r.stdout, new RegExp(`--${f}\\b`), `collect --help lacks --${f}`);
   });
+});
+
+/** Peak RSS of a process in kB (VmHWM), or undefined once it has exited. */
+function peakRssKb(pid: number): number | undefined {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'latin1'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+describe('issue 11 (9): --config reads only a regular file, bounded', () => {
+  test('--config /dev/zero: exit 2 within 2 s, peak RSS under 100 MB', async () => {
+    const child = spawn(process.execPath, [CLI, '--config', '/dev/zero'], { env: childEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const started = Date.now();
+    let peak = 0;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, peakRssKb(child.pid as number) ?? 0);
+    }, 5);
+    const code = await new Promise<number | null>((resolve) => {
+      const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      child.on('exit', (c) => {
+        clearTimeout(t);
+        resolve(c);
+      });
+    });
+    clearInterval(sampler);
+    const took = Date.now() - started;
+    console.log(`# --config /dev/zero: exit ${code} after ${took} ms, peak RSS ${(peak / 1024).toFixed(1)} MB (sampled)`);
+    assert.equal(code, 2, stderr);
+    assert.ok(took < 2_000, `took ${took} ms`);
+    assert.ok(peak < 100 * 1024, `peak RSS ${peak} kB`);
+    assert.deepEqual(stderr.split('\n').filter(Boolean), ['otel-cgroup-metrics: --config /dev/zero: not a regular file']);
+  });
+
+  test('a FIFO is refused without blocking; a 100 MB file by its size', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocm-config-'));
+    try {
+      const fifo = path.join(dir, 'fifo.json');
+      assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+      const t0 = Date.now();
+      const r = run(['--config', fifo]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /: not a regular file$/m);
+      assert.ok(Date.now() - t0 < 10_000);
+      const big = path.join(dir, 'big.json');
+      fs.writeFileSync(big, '');
+      fs.truncateSync(big, 100 << 20); // sparse: 100 MB of size, no disk
+      const b = run(['--config', big]);
+      assert.equal(b.code, 2, b.stderr);
+      assert.deepEqual(b.stderr.split('\n').filter(Boolean), [`otel-cgroup-metrics: --config ${big}: larger than 1048576 bytes; a config file holds flags`]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('issue 11 (10): discovery never blocks on a FIFO planted in a --root tree', () => {
+  const V1_ROOT = path.join(REPO, 'test/fixtures/cgroup-v1-kernel-6.18');
+  const plant = (file: string): void => {
+    fs.rmSync(file, { force: true });
+    assert.equal(spawnSync('mkfifo', [file]).status, 0);
+  };
+  for (const mode of ['v2', 'v1'] as const)
+    test(`${mode}: FIFOs as a task's cgroup.procs, cgroup.events, cpu.stat, cpuacct.usage: the agent starts, polls, and answers SIGTERM within 1 s`, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocm-fifo-'));
+      let agent: AgentProcess | undefined;
+      try {
+        const root = path.join(dir, 'root');
+        fs.cpSync(mode === 'v2' ? V2_ROOT : V1_ROOT, root, { recursive: true });
+        for (const id of ['j1', 'j2']) {
+          if (mode === 'v2') {
+            const task = path.join(root, 'jobs', id);
+            fs.cpSync(V2_ROOT, task, { recursive: true });
+            for (const f of id === 'j1' ? ['cgroup.procs', 'cgroup.events'] : ['cgroup.procs', 'cgroup.events', 'cpu.stat']) plant(path.join(task, f));
+          } else {
+            for (const ctrl of fs.readdirSync(V1_ROOT)) {
+              const task = path.join(root, ctrl, 'jobs', id);
+              fs.cpSync(path.join(V1_ROOT, ctrl), task, { recursive: true, filter: (src) => !src.includes('/jobs') });
+              plant(path.join(task, 'cgroup.procs'));
+              if (ctrl === 'cpuacct' && id === 'j2') plant(path.join(task, 'cpuacct.usage'));
+            }
+          }
+        }
+        agent = new AgentProcess([
+          '--root',
+          root,
+          '--layouts',
+          '',
+          '--layout-pattern',
+          '^/jobs/(?<id>[^/]+)$',
+          '--metadata-sources',
+          'none',
+          '--exporter',
+          'none',
+          '--empty-poll-interval',
+          '50',
+          '--rescan-interval',
+          '100',
+        ]);
+        await agent.waitForStderr(new RegExp(`discovering custom tasks on a ${mode} cgroup host: 2 found`));
+        await sleep(300); // rescans and polls run over the FIFOs
+        assert.ok(agent.running, agent.stderr);
+        const t0 = Date.now();
+        agent.child.kill('SIGTERM');
+        const { code } = await agent.waitForExit(5_000);
+        const took = Date.now() - t0;
+        console.log(`# FIFO ${mode} tree: SIGTERM answered in ${took} ms`);
+        assert.equal(code, 0, agent.stderr);
+        assert.ok(took < 1_000, `SIGTERM took ${took} ms`);
+      } finally {
+        await agent?.stop();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
 });

@@ -108,7 +108,7 @@ describe('Prometheus endpoint', () => {
 
   test('--prometheus-path must be absolute; --no-unit-suffixes', () => {
     assert.equal(resolve({ 'prometheus-path': '/m' }).prometheus.path, '/m');
-    refuses({ 'prometheus-path': 'metrics' }, {}, /--prometheus-path must start with \//, /"metrics"/);
+    refuses({ 'prometheus-path': 'metrics' }, {}, /--prometheus-path must be an absolute path/, /"metrics"/);
     assert.equal(resolve({ 'no-unit-suffixes': true }).prometheus.unitSuffixes, false);
     assert.equal(resolve({ 'no-unit-suffixes': false }).prometheus.unitSuffixes, true);
     assert.throws(() => resolve({ 'prometheus-final-hold': '-5' }), /--prometheus-final-hold must be a non-negative integer, got "-5"/);
@@ -236,5 +236,64 @@ test('a full set of flags overrides a full environment', () => {
     },
     intervalMs: 10_000,
     exportTimeoutMs: 10_000,
+  });
+});
+
+describe('issue 11: environment values checked like the flags; bounds on durations, hosts, paths, ports', () => {
+  const otlp = { exporter: 'otlp' };
+
+  test('(5) a bad OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT is refused naming the variable, not replaced by localhost', () => {
+    for (const name of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT'])
+      for (const bad of ['collector:4318', 'http://collector:70000', 'abc'])
+        refuses(otlp, { [name]: bad }, new RegExp(`^${name} "${bad}" is not an http\\(s\\) URL`));
+    // Valid ones pass; the flag wins (the variables are then not read).
+    assert.equal(resolve(otlp, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }).otlp.endpoint, undefined);
+    assert.equal(resolve({ ...otlp, 'otlp-endpoint': 'http://x:1/v1/metrics' }, { OTEL_EXPORTER_OTLP_ENDPOINT: 'abc' }).otlp.endpoint, 'http://x:1/v1/metrics');
+    // Not read at all when no OTLP exporter runs.
+    assert.deepEqual(resolve({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'abc' }).exporters, ['prometheus']);
+  });
+
+  test('(6) malformed OTEL_EXPORTER_OTLP_(METRICS_)HEADERS / TIMEOUT / COMPRESSION are refused naming the variable', () => {
+    for (const pre of ['OTEL_EXPORTER_OTLP_', 'OTEL_EXPORTER_OTLP_METRICS_']) {
+      refuses(otlp, { [`${pre}HEADERS`]: 'a=1,broken' }, new RegExp(`^${pre}HEADERS: entry "broken" is not key=value`));
+      refuses(otlp, { [`${pre}HEADERS`]: 'a=%zz' }, /malformed percent-encoding/);
+      refuses(otlp, { [`${pre}HEADERS`]: 'a=' }, /entry "a=" is not key=value/);
+      refuses(otlp, { [`${pre}TIMEOUT`]: '10s' }, new RegExp(`^${pre}TIMEOUT must be a positive integer, got "10s"`));
+      refuses(otlp, { [`${pre}TIMEOUT`]: '4294967296' }, new RegExp(`^${pre}TIMEOUT 4294967296 is longer than 2147483647 ms`));
+      refuses(otlp, { [`${pre}COMPRESSION`]: 'zstd' }, new RegExp(`^${pre}COMPRESSION must be gzip or none, got "zstd"`));
+    }
+    // Well-formed values pass (blank entries are harmless).
+    resolve(otlp, { OTEL_EXPORTER_OTLP_HEADERS: 'api-key=abc%3D,x=y,', OTEL_EXPORTER_OTLP_TIMEOUT: '5000', OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip' });
+  });
+
+  test('(6) one malformed OTEL_RESOURCE_ATTRIBUTES entry is refused naming it (the SDK would drop all of them)', () => {
+    refuses({}, { OTEL_RESOURCE_ATTRIBUTES: 'team=a,broken,region=eu' }, /^OTEL_RESOURCE_ATTRIBUTES: entry "broken" is not key=value/);
+    refuses({}, { OTEL_RESOURCE_ATTRIBUTES: 'a=b=c' }, /entry "a=b=c"/);
+    refuses({}, { OTEL_RESOURCE_ATTRIBUTES: '=x' }, /entry "=x" has an empty key/);
+    refuses({}, { OTEL_RESOURCE_ATTRIBUTES: 'a=%E0%A4%A' }, /malformed percent-encoding/);
+    refuses({}, { OTEL_RESOURCE_ATTRIBUTES: `a=${'x'.repeat(256)}` }, /longer than 255/);
+    resolve({}, { OTEL_RESOURCE_ATTRIBUTES: 'team=a, region = eu ,,k=v%2Cw' });
+  });
+
+  test('(8) a duration a timer cannot hold (≥ 2^31 ms) is refused, never a 1 ms timer', () => {
+    refuses({ interval: '2147483648' }, {}, /^--interval 2147483648 is longer than 2147483647 ms \(24\.8 days\)/);
+    refuses({}, { OTEL_METRIC_EXPORT_INTERVAL: '99999999999' }, /^OTEL_METRIC_EXPORT_INTERVAL 99999999999 is longer/);
+    refuses({ interval: '1000' }, { OTEL_METRIC_EXPORT_TIMEOUT: '99999999999' }, /^OTEL_METRIC_EXPORT_TIMEOUT 99999999999 is longer/);
+    refuses({ 'otlp-timeout': '2147483648' }, {}, /^--otlp-timeout 2147483648 is longer/);
+    refuses({ 'prometheus-final-hold': '1e12' }, {}, /--prometheus-final-hold must be a non-negative integer, got "1e12"/);
+    refuses({ 'prometheus-final-hold': '2147483648' }, {}, /^--prometheus-final-hold 2147483648 is longer/);
+    assert.equal(resolve({ interval: '2147483647' }).intervalMs, 2147483647);
+  });
+
+  test('(13) an empty --prometheus-host, a path that can never match, ports that are not plain digits', () => {
+    refuses({ 'prometheus-host': '' }, {}, /^--prometheus-host must name a host or address/);
+    refuses({ 'prometheus-host': ' ' }, {}, /--prometheus-host/);
+    for (const p of ['/metrics?x=1', '/met rics', '/metrics#a', 'metrics', '', '/a\tb'])
+      refuses({ 'prometheus-path': p }, {}, /^--prometheus-path must be an absolute path without \?, # or blanks/);
+    assert.equal(resolve({ 'prometheus-path': '/custom/metrics' }).prometheus.path, '/custom/metrics');
+    for (const port of ['', '0x10', '1e3', '+80', '-0', ' 80', '80.0', '065536'])
+      refuses({ 'prometheus-port': port }, {}, /^Prometheus port must be 0-65535, got/);
+    for (const v of ['0x10', '1e3', '+5', ' 5']) refuses({ interval: v }, {}, /^--interval must be a positive integer/);
+    assert.equal(resolve({ 'prometheus-port': '0080' }).prometheus.port, 80);
   });
 });

@@ -244,8 +244,8 @@ describe('the Prometheus page passes promtool and carries every catalog metric',
     assert.deepEqual(Object.keys(PROM_NAME).sort(), CATALOG.map((d) => d.name).sort());
     assert.equal(
       SELF_NAMES.length,
-      Object.values(SELF_METRICS).length - 2,
-      'every self metric but read.errors and metadata.errors (only present once an error happened)',
+      Object.values(SELF_METRICS).length - 4,
+      'every self metric but read.errors, metadata.errors and discovery.errors (only present once an error happened) and export.failures (only with a push exporter)',
     );
   });
 

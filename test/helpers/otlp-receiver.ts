@@ -7,7 +7,7 @@
  * integer enums, 64-bit integers as strings; an unknown key is a decode error). A body with
  * `Content-Encoding: gzip` is gunzipped first.
  *
- * It can be told to answer 500 (`mode = 'error'`) or to never answer (`mode = 'hang'`); hung
+ * It can be told to answer 500 (`mode = 'error'`), 429 (`mode = 'throttle'`) or to never answer (`mode = 'hang'`); hung
  * requests are recorded too and their sockets destroyed by `close()`.
  *
  *   const rx = await OtlpReceiver.start();
@@ -230,8 +230,8 @@ export function resourceOf(req: ExportMetricsServiceRequest): Record<string, Att
 
 // ------------------------------------------------------------------ the server
 
-/** How the receiver answers: 200, 500, or never. */
-export type ReceiverMode = 'ok' | 'error' | 'hang';
+/** How the receiver answers: 200, 500, 429 (`throttle`), or never. */
+export type ReceiverMode = 'ok' | 'error' | 'throttle' | 'hang';
 
 export interface ReceivedRequest {
   /** 1, 2, ... in arrival order. */
@@ -250,7 +250,7 @@ export interface ReceivedRequest {
   /** The decoded request (empty when decoding failed: see decodeError). */
   body: ExportMetricsServiceRequest;
   decodeError?: string;
-  /** What the receiver answered: 200, 400 (undecodable), 404, 500, or 'hang'. */
+  /** What the receiver answered: 200, 400 (undecodable), 404, 429, 500, or 'hang'. */
   answer: number | 'hang';
   /** Answered 200 with a decoded body. */
   ok: boolean;
@@ -396,7 +396,7 @@ export class OtlpReceiver {
         rec.decodeError = err instanceof Error ? err.message : String(err);
         rec.answer = rec.path === this.metricsPath ? 400 : 404;
       }
-      if (rec.decodeError === undefined) rec.answer = this.mode === 'hang' ? 'hang' : this.mode === 'error' ? 500 : 200;
+      if (rec.decodeError === undefined) rec.answer = this.mode === 'hang' ? 'hang' : this.mode === 'error' ? 500 : this.mode === 'throttle' ? 429 : 200;
       rec.ok = rec.answer === 200;
       this.requests.push(rec);
       for (const w of [...this.waiters]) w();

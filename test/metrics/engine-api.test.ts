@@ -1,11 +1,14 @@
 // The engine's public seams: mounts read in the constructor, openConsumer(), task lifecycle in snapshots, attachUnifiedDir().
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { test } from 'node:test';
 import { cgroupMountsFromDirectory } from '../../src/cgroup/mounts.ts';
 import { resolveCgroup } from '../../src/cgroup/resolve.ts';
 import { SELF_CATALOG, SELF_METRICS } from '../../src/metrics/catalog.ts';
 import { resolveMounts } from '../../src/metrics/engine-mounts.ts';
-import { CgroupMetrics, NoCgroupMountError, type SelfSnapshot } from '../../src/index.ts';
+import { CgroupMetrics, ConfigError, NoCgroupMountError, type SelfSnapshot } from '../../src/index.ts';
 import { V1_TREE, V2 } from './helpers.ts';
 
 test('resolveMounts: explicit mounts win over root; root is read as a directory; an unusable root is NoCgroupMountError', () => {
@@ -92,13 +95,17 @@ test('SELF_CATALOG: one row per self metric, each reading its value from the Sel
       ['timeout', 1],
     ]),
     metadataErrors: new Map([['docker\u0000timeout', 6]]),
+    exportFailures: new Map([['otlp', 8]]),
+    discoveryErrors: new Map([['EMFILE', 9]]),
     pending: 3,
     dropped: 4,
     missed: 5,
   };
   const got = SELF_CATALOG.map((d) => {
     const pts: unknown[][] = [];
-    d.read(self, (v, a) => pts.push(a?.['metadata.source'] ? [v, a['metadata.source'], a['error.type']] : [v, a?.['error.type']]));
+    d.read(self, (v, a) =>
+      pts.push(a?.['metadata.source'] ? [v, a['metadata.source'], a['error.type']] : a?.exporter ? [v, a.exporter] : [v, a?.['error.type']]),
+    );
     return [d.name, pts] as const;
   });
   assert.deepEqual(got, [
@@ -115,6 +122,79 @@ test('SELF_CATALOG: one row per self metric, each reading its value from the Sel
     ['cgroup_metrics.final_readings.missed', [[5, undefined]]],
     ['cgroup_metrics.final_readings.dropped', [[4, undefined]]],
     ['cgroup_metrics.metadata.errors', [[6, 'docker', 'timeout']]],
+    ['cgroup_metrics.export.failures', [[8, 'otlp']]],
+    ['cgroup_metrics.discovery.errors', [[9, 'EMFILE']]],
   ]);
   assert.deepEqual(SELF_CATALOG, Object.values(SELF_METRICS));
+});
+
+test('issue 11 (15): add() refuses a bad startTime, cgroup, id or namespace with a ConfigError (never a TypeError, null times or a colliding key)', () => {
+  const cg = new CgroupMetrics({ root: V2.loaded, groups: ['cpu'] });
+  const bad: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['startTime garbage', { id: 'a', cgroup: '/', startTime: 'garbage' }, /startTime must be a valid Date or ms since the epoch, got "garbage"/],
+    ['startTime NaN', { id: 'a', cgroup: '/', startTime: Number.NaN }, /startTime must be a valid Date/],
+    ['startTime invalid Date', { id: 'a', cgroup: '/', startTime: new Date('nope') }, /got an invalid Date/],
+    ['startTime past Date range', { id: 'a', cgroup: '/', startTime: 1e300 }, /startTime/],
+    ['cgroup undefined', { id: 'a', cgroup: undefined }, /cgroup must be a path, \{ pid \} or a TaskCgroup, got undefined/],
+    ['cgroup null', { id: 'a', cgroup: null }, /got null/],
+    ['cgroup number', { id: 'a', cgroup: 42 }, /got number 42/],
+    ['pid not an integer', { id: 'a', cgroup: { pid: 'x' } }, /positive integer pid/],
+    ['id with NUL', { id: 'a\u0000b', cgroup: '/' }, /task id "a\\u0000b" holds a NUL character/],
+    ['namespace with NUL', { id: 'b', namespace: 'x\u0000a', cgroup: '/' }, /task namespace .* holds a NUL character/],
+    ['namespace empty', { id: 'a', namespace: '', cgroup: '/' }, /task namespace must be a non-empty string/],
+    ['id a number', { id: 7, cgroup: '/' }, /task id must be a non-empty string, got number 7/],
+  ];
+  for (const [what, options, re] of bad) {
+    assert.throws(
+      () => cg.add(options as never),
+      (e: unknown) => e instanceof ConfigError && re.test(e.message),
+      what,
+    );
+  }
+  assert.equal(cg.size, 0, 'nothing registered');
+  // The pairs that NUL could have made collide are distinct tasks.
+  cg.add({ id: 'b', namespace: 'x', cgroup: '/', startTime: new Date(1000) });
+  cg.add({ id: 'x', namespace: 'b', cgroup: '/', startTime: 2000 });
+  assert.equal(cg.size, 2);
+});
+
+test('issue 11 (8): a library duration past what a timer holds is a ConfigError', () => {
+  assert.throws(
+    () => new CgroupMetrics({ root: V2.loaded, collectTimeoutMs: 2 ** 31 }),
+    (e: unknown) => e instanceof ConfigError && /collectTimeoutMs/.test(e.message),
+  );
+  assert.throws(() => new CgroupMetrics({ root: V2.loaded, collectTimeoutMs: Number.NaN }), ConfigError);
+});
+
+test('issue 11 (14): a negative or ≥ 2^63 kernel value is a `range` read error, counted, never exported', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocm-range-'));
+  try {
+    fs.cpSync(V2.loaded, dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'memory.current'), '-5\n');
+    const cpuStat = fs.readFileSync(path.join(dir, 'cpu.stat'), 'latin1');
+    fs.writeFileSync(
+      path.join(dir, 'cpu.stat'),
+      cpuStat.replace(/^user_usec \d+$/m, 'user_usec -50').replace(/^system_usec \d+$/m, 'system_usec 100000000000000000000000'),
+    );
+    const cg = new CgroupMetrics({ root: dir, groups: ['cpu', 'memory'] });
+    cg.add({ id: 'r', cgroup: '/' });
+    const consumer = cg.openConsumer();
+    const snap = await consumer.snapshot(5_000);
+    consumer.close();
+    const reading = snap.live[0]?.result;
+    assert.ok(reading);
+    assert.equal(reading.stats.version, 2);
+    const memory = reading.stats.version === 2 ? reading.stats.memory : undefined;
+    assert.ok(memory?.peak !== undefined, 'the other memory values are read');
+    assert.equal(memory.current, undefined, 'the negative memory.current is not exported');
+    assert.equal(reading.stats.cpu?.userUsec, undefined, 'the negative user_usec is not exported');
+    assert.equal(reading.stats.cpu?.systemUsec, undefined, 'the 1e23 system_usec is not exported');
+    assert.ok(reading.stats.cpu?.usageUsec !== undefined, 'the other cpu.stat values are');
+    const range = reading.errors.filter((e) => e.type === 'range');
+    assert.deepEqual(range.map((e) => path.basename(e.path)).sort(), ['cpu.stat', 'memory.current']);
+    assert.match(range.find((e) => e.path.endsWith('memory.current'))?.message ?? '', /"-5" is out of range \(0 to 2\^63\)/);
+    assert.equal(snap.self.errors.get('range'), 2, 'counted in cgroup_metrics.read.errors{error.type=range}');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

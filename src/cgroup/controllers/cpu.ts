@@ -18,8 +18,8 @@ export const cpuController: Controller = {
     if (groups.has('cpu.percpu') && cpuacct) {
       const t = r.text(cpuacct, 'cpuacct.usage_percpu');
       if (t !== undefined) {
-        const list = parseIntegerList(t);
-        if (list === undefined) r.parseError(cpuacct, 'cpuacct.usage_percpu', 'expected integers');
+        const list = parseIntegerList(t, r);
+        if (list === undefined && !r.rangeChecked(cpuacct, 'cpuacct.usage_percpu')) r.parseError(cpuacct, 'cpuacct.usage_percpu', 'expected integers');
         else {
           s.cpu ??= {};
           s.cpu.percpuNs = list;

@@ -27,7 +27,8 @@ export const diskController: Controller = {
   readV2(r, dir, s) {
     const t = r.text(dir, 'io.stat');
     if (t === undefined) return;
-    const lines = parseNestedKeyed(t);
+    const lines = parseNestedKeyed(t, r);
+    r.rangeChecked(dir, 'io.stat');
     if (lines.length === 0 && t.trim() !== '') r.parseError(dir, 'io.stat', 'no "MAJ:MIN key=value" line');
     const devices: DiskDeviceStats[] = [];
     for (const l of lines) {
@@ -50,12 +51,13 @@ function readBlkio(r: Reading, dir: string): DiskStats | undefined {
     if (bytesText === undefined) continue;
     seen = true;
     // Every row has a MAJ:MIN: a text without ':' (the usual `Total 0`) has none, no need to split it.
-    const bytes = bytesText.includes(':') ? parseBlkio(bytesText) : [];
-    if (bytes.length === 0 && bytesText.trim() !== '' && !/^Total \d+$/m.test(bytesText))
+    const bytes = bytesText.includes(':') ? parseBlkio(bytesText, r) : [];
+    if (!r.rangeChecked(dir, src.bytes) && bytes.length === 0 && bytesText.trim() !== '' && !/^Total \d+$/m.test(bytesText))
       r.parseError(dir, src.bytes, 'no "MAJ:MIN Op value" row and no Total line');
     if (bytes.length === 0) continue; // `Total 0` only: fall through to the next source
     const opsText = r.text(dir, src.ops);
-    const ops = opsText === undefined ? [] : parseBlkio(opsText);
+    const ops = opsText === undefined ? [] : parseBlkio(opsText, r);
+    r.rangeChecked(dir, src.ops);
     return { devices: blkioToDevices(bytes, ops, r.deviceNames), source: src.source };
   }
   return seen ? { devices: [] } : undefined;

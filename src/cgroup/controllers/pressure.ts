@@ -31,7 +31,8 @@ function readPressure(r: Reading, dir: string): PressureStats | undefined {
   for (const [resource, name] of PRESSURE_FILES) {
     const t = r.text(dir, name);
     if (t === undefined) continue;
-    const p = parsePressure(t);
+    const p = parsePressure(t, r);
+    if (r.rangeChecked(dir, name) && !p.some && !p.full) continue;
     if (!p.some && !p.full) {
       r.parseError(dir, name, 'no some/full line');
       continue;

@@ -2,7 +2,31 @@
  * Pure parsers for the value shapes cgroupfs uses. Text in, values out; they never throw:
  * malformed input gives `undefined` (or skips the malformed line) so that one bad file
  * cannot take the rest of a reading down.
+ *
+ * Kernel values (counters, gauges, limits) are integers in [0, 2^63): int64's range, which
+ * OTLP carries. A well-formed integer outside it (a negative counter, a value that rounds to
+ * 2^63 or more) is no value either: the parsers that take a `RangeSink` leave it out, as they
+ * do a malformed one, and tell the sink, which counts it as a read error of type `range`.
  */
+
+/** Told of each well-formed integer token outside [0, 2^63) that a parser left out. */
+export interface RangeSink {
+  outOfRange(token: string): void;
+}
+
+/** 2^63: no kernel value reaches it (int64's limit; a double at or past it is no int64). */
+export const VALUE_LIMIT = 2 ** 63;
+
+/**
+ * A kernel value: a decimal integer in [0, 2^63), or undefined. A well-formed integer out of
+ * that range is reported to `range` (and gives undefined).
+ */
+export function parseValue(token: string, range?: RangeSink): number | undefined {
+  const v = parseInteger(token);
+  if (v === undefined || (v >= 0 && v < VALUE_LIMIT)) return v;
+  range?.outOfRange(token);
+  return undefined;
+}
 
 /**
  * v1 writes "unlimited" as PAGE_COUNTER_MAX × page size (9223372036854771712 with 4 KiB
@@ -97,9 +121,9 @@ function decimalAt(text: string, from: number, to: number): number {
   return small(neg ? -v : v);
 }
 
-/** A file holding one integer (`memory.usage_in_bytes`, `pids.current`). */
-export function parseSingleValue(text: string): number | undefined {
-  return integerIn(text, 0, endOfLine(text));
+/** A file holding one value (`memory.usage_in_bytes`, `pids.current`); out of range: undefined, told to `range`. */
+export function parseSingleValue(text: string, range?: RangeSink): number | undefined {
+  return integerIn(text, 0, endOfLine(text), range);
 }
 
 /** The end of a one-line file's value: its length less one trailing newline. */
@@ -110,15 +134,20 @@ function endOfLine(text: string): number {
 
 /**
  * A file holding a limit: an integer, or `max` (v2), `-1` (v1 CFS quota) or the v1 unlimited
- * value. Returns Infinity for "no limit" (callers leave the value absent), undefined if malformed.
+ * value. Returns Infinity for "no limit" (callers leave the value absent), undefined if malformed
+ * or out of range (another negative value: told to `range`).
  */
-export function parseLimit(text: string): number | undefined {
+export function parseLimit(text: string, range?: RangeSink): number | undefined {
   const fast = integerAt(text, 0, endOfLine(text));
   if (fast >= 0) return fast; // < 2^62 with at most 15 digits; NaN and negatives take the general path
   const t = text.trim();
   if (t === 'max' || t === '-1') return Infinity;
   const v = parseInteger(t);
-  if (v === undefined || v < 0) return undefined;
+  if (v === undefined) return undefined;
+  if (v < 0) {
+    range?.outOfRange(t);
+    return undefined;
+  }
   // Number() rounds 2^62 - 256 .. 2^62 - 1 up to 2^62: compare exactly (only for such large values).
   return v >= UNLIMITED_THRESHOLD && BigInt(t) >= 2n ** 62n ? Infinity : v;
 }
@@ -141,26 +170,28 @@ function keyEnd(text: string, start: number, end: number): number {
 }
 
 /**
- * The integer in [from, to) of a line, surrounding blanks allowed, or undefined. The usual
- * plain digits take the fast path: no slice, trim or Number().
+ * The value in [from, to) of a line, surrounding blanks allowed, or undefined (out of range:
+ * told to `range`). The usual plain digits take the fast path: no slice, trim or Number(), and
+ * no range check (at most 15 digits, not negative).
  */
-function integerIn(text: string, from: number, to: number): number | undefined {
+function integerIn(text: string, from: number, to: number, range: RangeSink | undefined): number | undefined {
   const v = integerAt(text, from, to);
-  return Number.isNaN(v) ? parseInteger(text.slice(from, to).trim()) : v;
+  return v >= 0 ? v : parseValue(text.slice(from, to).trim(), range);
 }
 
 /**
  * A `key value` file (`cpu.stat`, `memory.stat`, `memory.events`, `memory.oom_control`,
  * `cpuacct.stat`). Lines that are not `key integer` are skipped; unknown keys are kept,
- * callers pick what they know (containerd#3951 broke on a new key: we never do).
+ * callers pick what they know (containerd#3951 broke on a new key: we never do). A value out of
+ * range is left out (its line counts as valid) and told to `range`.
  */
-export function parseFlatKeyed(text: string): Map<string, number> {
+export function parseFlatKeyed(text: string, range?: RangeSink): Map<string, number> {
   const out = new Map<string, number>();
   for (let start = 0, end = 0; start < text.length; start = end + 1) {
     end = lineEnd(text, start);
     const sp = keyEnd(text, start, end);
     if (sp < 0) continue;
-    const value = integerIn(text, sp + 1, end);
+    const value = integerIn(text, sp + 1, end, range);
     if (value !== undefined) out.set(text.slice(start, sp), value);
   }
   return out;
@@ -180,9 +211,9 @@ export function pickKeys<K extends string>(values: Map<string, number>, keys: re
  * `pickKeys(parseFlatKeyed(text), keys)` without building the whole map (memory.stat has ~40
  * lines, readings keep 14): only lines whose key is wanted are sliced. `valid` is whether
  * parseFlatKeyed would have kept any line (`size > 0`). The last valid line of a key wins, as
- * in the map.
+ * in the map. A wanted key's value out of range is left out and told to `range`.
  */
-export function pickFlatKeyed<K extends string>(text: string, keys: readonly K[]): { values: Partial<Record<K, number>>; valid: boolean } {
+export function pickFlatKeyed<K extends string>(text: string, keys: readonly K[], range?: RangeSink): { values: Partial<Record<K, number>>; valid: boolean } {
   const byLength = keysByLength(keys);
   const found: Array<number | undefined> = new Array(keys.length);
   let valid = false;
@@ -193,16 +224,18 @@ export function pickFlatKeyed<K extends string>(text: string, keys: readonly K[]
     const candidates = byLength[sp - start];
     // Unwanted keys are parsed only until one valid line is seen.
     if (candidates === undefined && valid) continue;
-    const value = integerIn(text, sp + 1, end);
+    let wanted = -1;
+    if (candidates !== undefined)
+      for (const i of candidates) {
+        if (text.startsWith(keys[i] as string, start)) {
+          wanted = i;
+          break;
+        }
+      }
+    const value = integerIn(text, sp + 1, end, wanted === -1 ? undefined : range);
     if (value === undefined) continue;
     valid = true;
-    if (candidates === undefined) continue;
-    for (const i of candidates) {
-      if (text.startsWith(keys[i] as string, start)) {
-        found[i] = value;
-        break;
-      }
-    }
+    if (wanted !== -1) found[wanted] = value;
   }
   const values: Partial<Record<K, number>> = {};
   for (let i = 0; i < keys.length; i++) {
@@ -228,14 +261,21 @@ function keysByLength(keys: readonly string[]): Array<number[] | undefined> {
   return ix;
 }
 
-/** A space-separated list of integers (`cpuacct.usage_percpu`); undefined if any token is malformed. */
-export function parseIntegerList(text: string): number[] | undefined {
+/**
+ * A space-separated list of values (`cpuacct.usage_percpu`); undefined if any token is malformed
+ * or out of range (told to `range`).
+ */
+export function parseIntegerList(text: string, range?: RangeSink): number[] | undefined {
   const t = text.trim();
   if (t === '') return [];
   const out: number[] = [];
   for (const tok of t.split(/\s+/)) {
     const v = parseInteger(tok);
     if (v === undefined) return undefined;
+    if (v < 0 || v >= VALUE_LIMIT) {
+      range?.outOfRange(tok);
+      return undefined;
+    }
     out.push(v);
   }
   return out;
@@ -245,10 +285,10 @@ export function parseIntegerList(text: string): number[] | undefined {
 export function parseCpuMax(text: string): { quotaUs?: number; periodUs: number } | undefined {
   const parts = text.trim().split(/\s+/);
   if (parts.length !== 2) return undefined;
-  const period = parseInteger(parts[1] ?? '');
+  const period = parseValue(parts[1] ?? '');
   if (period === undefined || period <= 0) return undefined;
   if (parts[0] === 'max') return { periodUs: period };
-  const quota = parseInteger(parts[0] ?? '');
+  const quota = parseValue(parts[0] ?? '');
   if (quota === undefined || quota < 0) return undefined;
   return { quotaUs: quota, periodUs: period };
 }
@@ -256,14 +296,15 @@ export function parseCpuMax(text: string): { quotaUs?: number; periodUs: number 
 /**
  * A nested-keyed file (`io.stat`): `MAJ:MIN key=value key=value ...` per line. Unknown keys
  * (`dbytes`, `dios`, whatever a later kernel adds) are kept as-is; a device line with no
- * pairs (`253:0 `, seen on the root) yields an empty record.
+ * pairs (`253:0 `, seen on the root) yields an empty record. A value out of range is left out
+ * and told to `range`.
  */
 export interface NestedKeyedLine {
   major: number;
   minor: number;
   values: Map<string, number>;
 }
-export function parseNestedKeyed(text: string): NestedKeyedLine[] {
+export function parseNestedKeyed(text: string, range?: RangeSink): NestedKeyedLine[] {
   const out: NestedKeyedLine[] = [];
   for (const line of text.split('\n')) {
     const fields = line.trim().split(/\s+/);
@@ -274,7 +315,7 @@ export function parseNestedKeyed(text: string): NestedKeyedLine[] {
       const f = fields[i] ?? '';
       const eq = f.indexOf('=');
       if (eq <= 0) continue;
-      const v = parseInteger(f.slice(eq + 1));
+      const v = parseValue(f.slice(eq + 1), range);
       if (v !== undefined) values.set(f.slice(0, eq), v);
     }
     out.push({ major: dev.major, minor: dev.minor, values });
