@@ -553,7 +553,7 @@ export const SELF_METRICS = {
     kind: 'counter',
     unit: '{error}',
     valueType: 'int',
-    description: 'Failed reads, by error.type (ENOENT, EACCES, timeout, parse, ...)',
+    description: 'Failed reads, by error.type (ENOENT, EACCES, timeout, parse, range, ...)',
     read(self, emit) {
       for (const [type, n] of self.errors) emit(n, errorTypeAttrs(type));
     },
@@ -563,7 +563,7 @@ export const SELF_METRICS = {
     kind: 'updowncounter',
     unit: '{reading}',
     valueType: 'int',
-    description: 'Final readings waiting for delivery',
+    description: 'Final readings waiting for delivery to this reader (not yet acknowledged)',
     read: (self, emit) => emit(self.pending),
   },
   missed: {
@@ -579,7 +579,7 @@ export const SELF_METRICS = {
     kind: 'counter',
     unit: '{reading}',
     valueType: 'int',
-    description: 'Final readings dropped because the queue was full',
+    description: 'Final readings this reader never got: dropped, oldest first, because the queue was full',
     read: (self, emit) => emit(self.dropped),
   },
   metadataErrors: {

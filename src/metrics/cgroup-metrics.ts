@@ -259,12 +259,13 @@ export class CgroupMetrics implements SnapshotSource {
     return {
       finals,
       live: live ? live.filter((r) => r.task.lifecycle === 'live' && !withFinal?.has(r.task.key)) : [],
-      self: this.selfSnapshot(),
+      self: this.selfSnapshot(cursor),
       delivery,
     };
   }
 
-  private selfSnapshot(): SelfSnapshot {
+  /** The engine's figures as one reader sees them: the pending and dropped final readings are its own. */
+  private selfSnapshot(cursor: QueueConsumer): SelfSnapshot {
     return {
       startTimeMs: this.startTimeMs,
       timeMs: Date.now(),
@@ -274,8 +275,8 @@ export class CgroupMetrics implements SnapshotSource {
       metadataErrors: this.metadataErrors.snapshot(),
       exportFailures: this.exportFailures.snapshot(),
       discoveryErrors: this.discoveryErrors.snapshot(),
-      pending: this.finals.pending,
-      dropped: this.finals.dropped,
+      pending: this.finals.pendingFor(cursor),
+      dropped: cursor.dropped,
       missed: this.finals.missed,
     };
   }

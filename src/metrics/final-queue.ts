@@ -10,6 +10,8 @@ import { Fifo } from './fifo.ts';
 export interface QueueConsumer {
   /** Sequence number of the next entry this consumer has not acknowledged. */
   cursor: number;
+  /** Entries dropped (queue full) before this consumer acknowledged them: readings it never got. */
+  dropped: number;
 }
 
 export class FinalQueue<T> {
@@ -32,6 +34,8 @@ export class FinalQueue<T> {
 
   push(item: T): void {
     if (this.items.length >= this.capacity) {
+      // Lost only for the consumers that had not acknowledged it: a reader that got it lost nothing.
+      for (const c of this.consumers) if (c.cursor <= this.firstSeq) c.dropped++;
       this.items.shift();
       this.firstSeq++;
       this.dropped++;
@@ -41,7 +45,7 @@ export class FinalQueue<T> {
 
   /** A new consumer starts with every entry still pending. */
   register(): QueueConsumer {
-    const c = { cursor: this.firstSeq };
+    const c = { cursor: this.firstSeq, dropped: 0 };
     this.consumers.add(c);
     return c;
   }

@@ -127,12 +127,12 @@ test("consumer acknowledge 'manual': finals repeat until acknowledged; older rec
   auto.acknowledge(a1.delivery); // harmless
 
   assert.equal(other.pending, 2);
-  assert.equal((await m.snapshot()).self.pending, 2, 'queued while `other` has not acknowledged');
+  assert.equal((await m.snapshot()).self.pending, 0, "the self metric is each reader's own: m acknowledged them");
   const o1 = await other.snapshot();
+  assert.equal(o1.self.pending, 2, "other's own: taken, not yet acknowledged");
   other.close();
   assert.equal(other.pending, 0);
   other.acknowledge(o1.delivery); // after close: nothing happens
-  assert.equal((await m.snapshot()).self.pending, 0, 'a closed consumer holds nothing');
 });
 
 test("producer acknowledge 'manual': collectDeliveries() around the reader's collect(); unacknowledged finals repeat, with the same delta", async (t) => {
@@ -186,4 +186,31 @@ test("producer with no option acknowledges as it collects (today's behaviour)", 
   assert.equal(deliveries.finals, 0, 'an auto producer records no receipt');
   assert.equal(producer.pending, 0);
   assert.ok(!idsIn((await r.collect()).resourceMetrics).has('x'));
+});
+
+test('an idle consumer (never collected) costs the queue its capacity, and dropped counts only what each reader never got', async () => {
+  const cg = new CgroupMetrics({ root: V2.loaded, groups: ['cpu'], maxPendingFinalReadings: 5 });
+  const active = cg.openConsumer();
+  const idle = cg.openConsumer();
+  const got: string[] = [];
+  for (let i = 0; i < 12; i++) {
+    cg.add({ id: `t${i}`, cgroup: '/' });
+    await cg.stop(`t${i}`);
+    const s = await active.snapshot();
+    got.push(...s.finals.map((f) => f.task.id));
+    assert.equal(s.self.dropped, 0, 'the active reader got every final reading: it lost none');
+    assert.equal(s.self.pending, 0);
+  }
+  assert.deepEqual(
+    got,
+    Array.from({ length: 12 }, (_, i) => `t${i}`),
+  );
+  assert.equal(idle.pending, 5, 'the idle reader holds the queue at its capacity');
+  const late = await idle.snapshot();
+  assert.deepEqual(
+    late.finals.map((f) => f.task.id),
+    ['t7', 't8', 't9', 't10', 't11'],
+  );
+  assert.equal(late.self.dropped, 7, 'the idle reader never got t0..t6');
+  assert.equal((await active.snapshot()).self.dropped, 0);
 });
