@@ -47,6 +47,11 @@ export async function agentCommand(argv: string[]): Promise<number> {
     process.stdout.write(AGENT_HELP);
     return 0;
   }
+  // The spec's boolean: "true" in any case. The SDK disabled, the agent has nothing to do.
+  if (process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') {
+    log('OTEL_SDK_DISABLED=true: the OpenTelemetry SDK is disabled; exiting without collecting, serving or pushing');
+    return 0;
+  }
   const flags = values.config === undefined ? values : withConfigFile(values, values.config, AGENT_OPTIONS, NOT_IN_CONFIG_FILE);
   // Everything that can be refused is checked before anything starts.
   const config = resolveExportConfig(flags);

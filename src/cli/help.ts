@@ -53,6 +53,7 @@ Exporters (flags win over the OTEL_* variables):
 Failed pushes are logged (the first at once, then at most one line a minute per exporter) and
 counted in cgroup_metrics.export.failures; OTEL_LOG_LEVEL (none, error, warn, info, debug,
 verbose, all; default warn) sets what the OpenTelemetry SDK's own diagnostics log.
+OTEL_SDK_DISABLED=true: the agent says so on stderr and exits 0, reading, serving and pushing nothing.
 
 Discovery (on unless --no-discovery): containers are found by their cgroup layout, added when
 their cgroup appears (inotify) and given their final reading when cgroup.events says

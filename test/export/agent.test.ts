@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -120,6 +121,46 @@ describe('the agent without a task', () => {
       assert.equal(agent.stderrLines().filter((l) => /no task given/.test(l)).length, 1, 'said once');
     } finally {
       await agent.stop();
+    }
+  });
+});
+
+describe('OTEL_SDK_DISABLED=true', () => {
+  test('says so in one line and exits 0 at once: no endpoint served, nothing pushed', async () => {
+    // The Prometheus port is held here: an agent that tried to serve would fail on it (the control below).
+    const held = net.createServer();
+    await new Promise<void>((resolve) => held.listen(0, '127.0.0.1', resolve));
+    const port = (held.address() as net.AddressInfo).port;
+    const rx = await OtlpReceiver.start();
+    const args = ['--no-discovery', '--exporter', 'prometheus,otlp', '--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)];
+    args.push('--otlp-endpoint', rx.url, '--interval', '1000');
+    try {
+      for (const value of ['true', 'TRUE', ' True ']) {
+        const started = Date.now();
+        const agent = new AgentProcess(args, { OTEL_SDK_DISABLED: value });
+        try {
+          const { code, signal } = await agent.waitForExit(5_000);
+          const tookMs = Date.now() - started;
+          assert.equal(signal, null);
+          assert.equal(code, 0, `OTEL_SDK_DISABLED=${JSON.stringify(value)}: exit code; stderr:\n${agent.stderr}`);
+          assert.deepEqual(agent.stderrLines(), [
+            'otel-cgroup-metrics: OTEL_SDK_DISABLED=true: the OpenTelemetry SDK is disabled; exiting without collecting, serving or pushing',
+          ]);
+          assert.equal(agent.stdout, '');
+          assert.ok(tookMs < 5_000, `took ${tookMs} ms`);
+        } finally {
+          await agent.stop();
+        }
+      }
+      assert.equal(rx.requests.length, 0, 'nothing pushed');
+
+      // The control: not disabled, the same agent tries to serve on the held port and fails.
+      const control = run(args, { OTEL_SDK_DISABLED: 'false' });
+      assert.equal(control.code, 1, control.stderr);
+      assert.match(control.stderr, /cannot serve Prometheus metrics on 127\.0\.0\.1:\d+: the port is in use/);
+    } finally {
+      await rx.close();
+      await new Promise((resolve) => held.close(resolve));
     }
   });
 });
