@@ -1,7 +1,18 @@
 /** otel-cgroup-metrics: per-task cgroup v1/v2 metrics for OpenTelemetry, with final readings. */
 export { CgroupMetrics, type AddTaskOptions, type CgroupMetricsOptions, type StopResult, type TaskHandle } from './metrics/cgroup-metrics.ts';
 export type { TaskAnnotation } from './metrics/task.ts';
-export type { Snapshot, SelfSnapshot, FinalReading, LiveReading, TaskView, TaskLifecycle, FinalSource, DeliveryReceipt } from './metrics/snapshot.ts';
+export type {
+  Snapshot,
+  SelfSnapshot,
+  FinalReading,
+  LiveReading,
+  TaskView,
+  TaskLifecycle,
+  FinalSource,
+  FinalSourceCounts,
+  LastKnownSource,
+  DeliveryReceipt,
+} from './metrics/snapshot.ts';
 export { collectDeliveries, Deliveries, type Acknowledger } from './metrics/deliveries.ts';
 export type { SnapshotSource, SnapshotConsumer, ConsumerOptions } from './metrics/snapshot-source.ts';
 export { CgroupMetricProducer, type ProducerOptions } from './metrics/producer.ts';

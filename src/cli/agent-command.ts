@@ -136,7 +136,10 @@ export async function agentCommand(argv: string[]): Promise<number> {
           );
         else if (e.type === 'error') log(`discovery: ${e.path}: ${e.message}`);
         else if (flags.verbose && e.type === 'added') log(`task ${e.task.namespace}/${e.task.id} added (${e.task.layout}, ${e.path})`);
-        else if (flags.verbose && e.type === 'stopped') log(`task ${e.task.namespace}/${e.task.id} stopped (${e.trigger}): final reading ${e.result.source}`);
+        else if (flags.verbose && e.type === 'stopped')
+          log(
+            `task ${e.task.namespace}/${e.task.id} stopped (${e.trigger}): final reading ${e.result.source}${e.result.lastKnown ? ` (${e.result.lastKnown})` : ''}`,
+          );
       },
     });
     discovery.start();

@@ -56,7 +56,8 @@ interface Known {
  * through inotify (fs.watch on the directories where tasks appear, never on every leaf) with a
  * periodic rescan as backstop; the final reading when the task's cgroup.events turns to
  * `populated 0` — before the runtime removes the directory — or, on a pure v1 host, when
- * cgroup.procs turns empty; and, if the directory vanished first, the last periodic reading.
+ * cgroup.procs turns empty; and, if the directory vanished first, the last reading taken
+ * (each task is added with `firstReading`: read at once, and again while young).
  */
 export class Discovery {
   private readonly dirWatches = new Map<string, fs.FSWatcher>();
@@ -196,7 +197,7 @@ export class Discovery {
       if (this.dirWatches.has(rel) && this.dirInodes.get(rel) !== st.ino) this.unwatchTree(rel);
       if (!this.known.has(rel) && !this.dirWatches.has(rel)) this.consider(rel);
     } else if (!st) {
-      // Removed: a task whose final reading was not taken falls back to its last periodic reading.
+      // Removed: a task whose final reading was not taken falls back to its last reading (young or periodic).
       const k = this.known.get(rel);
       if (k) void this.finish(k, 'removed');
       this.ended.delete(rel);
@@ -233,7 +234,7 @@ export class Discovery {
     }
     let handle: TaskHandle;
     try {
-      handle = this.engine.add({ id: task.id, namespace: task.namespace, cgroup, attributes: task.attributes });
+      handle = this.engine.add({ id: task.id, namespace: task.namespace, cgroup, attributes: task.attributes, firstReading: true });
     } catch (err) {
       this.options.onEvent?.({ type: 'error', path: rel, message: (err as Error).message });
       return;

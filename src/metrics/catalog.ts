@@ -522,6 +522,9 @@ function metadataErrorAttrs(key: string): Attributes {
 
 const exporterAttrCache = new Map<string, Attributes>();
 /** The interned `exporter` attributes of one exporter. */
+/** The `source` attributes of cgroup_metrics.final_readings, in export order. */
+const FINAL_SOURCE_ATTRS = (['read', 'young', 'periodic', 'none'] as const).map((source) => [source, { source }] as const);
+
 function exporterAttrs(exporter: string): Attributes {
   let a = exporterAttrCache.get(exporter);
   if (!a) {
@@ -566,12 +569,23 @@ export const SELF_METRICS = {
     description: 'Final readings waiting for delivery to this reader (not yet acknowledged)',
     read: (self, emit) => emit(self.pending),
   },
+  finals: {
+    name: 'cgroup_metrics.final_readings.sources',
+    kind: 'counter',
+    unit: '{task}',
+    valueType: 'int',
+    description:
+      "Stopped tasks by where their final reading came from (source): read at stop, else (the cgroup gone) the last young-task reading or the last collection's (periodic), or none: the agent's capture rate",
+    read(self, emit) {
+      for (const [source, attrs] of FINAL_SOURCE_ATTRS) emit(self.finalSources[source], attrs);
+    },
+  },
   missed: {
     name: 'cgroup_metrics.final_readings.missed',
     kind: 'counter',
     unit: '{reading}',
     valueType: 'int',
-    description: 'Stopped tasks whose cgroup was gone before the final read: their last periodic reading (or nothing) went out instead',
+    description: 'Stopped tasks whose cgroup was gone before the final read: their last periodic or young-task reading (or nothing) went out instead',
     read: (self, emit) => emit(self.missed),
   },
   dropped: {

@@ -24,6 +24,7 @@ import type { ConsumerOptions, SnapshotConsumer, SnapshotSource } from './snapsh
 import { TaskRegistry } from './task-registry.ts';
 import { Task, type TaskAnnotation } from './task.ts';
 import { VanishedCgroupPolicy, type OnGone } from './vanished-policy.ts';
+import { YoungSampler } from './young-sampler.ts';
 
 export type { StopResult } from './final-readings.ts';
 export type { AddTaskOptions } from './add-options.ts';
@@ -49,6 +50,16 @@ export interface CgroupMetricsOptions {
   onGone?: OnGone;
   /** Names block devices in disk points (default: the host's /sys/dev/block; tests and `root` trees pass their own). */
   deviceNames?: DeviceNames;
+  /**
+   * Tasks added with `firstReading` are read again every `youngIntervalMs` for their first
+   * `youngTaskMs`, so that a final read that loses the race with the runtime's rmdir still
+   * sends a near-final reading. Default 2,000 ms; 0 turns it off (the first reading stays).
+   */
+  youngTaskMs?: number;
+  /** Interval of the young-task reads. Default 250 ms. */
+  youngIntervalMs?: number;
+  /** Most young tasks read per interval (the budget: the least recently read go first). Default 100. */
+  youngMaxPerTick?: number;
 }
 
 /**
@@ -79,8 +90,8 @@ function isTaskCgroup(c: AddTaskOptions['cgroup']): c is TaskCgroup {
  * each stopped task's last reading delivered to every consumer exactly once before its series
  * disappear. It wires the parts, each in a module of its own: the registry (TaskRegistry), the
  * read shared by overlapping collections (SharedCycle), the vanished-cgroup policy
- * (VanishedCgroupPolicy), the final reads in slices (SlicedDrain) and the final readings on
- * their way (FinalReadings).
+ * (VanishedCgroupPolicy), the final reads in slices (SlicedDrain), the first and young-task
+ * readings (YoungSampler) and the final readings on their way (FinalReadings).
  */
 export class CgroupMetrics implements SnapshotSource {
   readonly groups: ReadonlySet<MetricGroup>;
@@ -100,6 +111,7 @@ export class CgroupMetrics implements SnapshotSource {
   private readonly cycle = new SharedCycle((deadline) => this.readLive(deadline));
   private readonly vanished: VanishedCgroupPolicy;
   private readonly stops: SlicedDrain<StopRequest>;
+  private readonly young: YoungSampler<Task>;
   private lastCycleMs = 0;
   /** Who issued each receipt and up to where it acknowledges; weak: an unacknowledged receipt costs nothing once dropped. */
   private readonly receipts = new WeakMap<DeliveryReceipt, { cursor: QueueConsumer; seq: number }>();
@@ -122,6 +134,21 @@ export class CgroupMetrics implements SnapshotSource {
       },
     });
     this.mounts = resolveMounts(options);
+    const maxPerTick = options.youngMaxPerTick ?? 100;
+    if (!Number.isInteger(maxPerTick) || maxPerTick < 1) throw new ConfigError(`youngMaxPerTick must be a positive integer, got ${maxPerTick}`);
+    this.young = new YoungSampler<Task>({
+      windowMs: durationOption(options.youngTaskMs ?? 2_000, 'youngTaskMs', 0),
+      intervalMs: durationOption(options.youngIntervalMs ?? 250, 'youngIntervalMs'),
+      maxPerTick,
+      sliceMs: this.sliceMs,
+      read: (task) => this.youngRead(task),
+      alive: (task) => task.lifecycle === 'live',
+    });
+  }
+
+  /** Young-task reads done since start (the first readings at add() not included): tests and benches. */
+  get youngReads(): number {
+    return this.young.reads;
   }
 
   /** Tasks registered now. */
@@ -141,6 +168,7 @@ export class CgroupMetrics implements SnapshotSource {
       const cgroup = isTaskCgroup(options.cgroup) ? { ...options.cgroup } : resolveCgroup(this.mounts, options.cgroup);
       return new Task(id, namespace, cgroup, startTimeMs, options.attributes);
     });
+    if (options.firstReading === true) this.young.add(task, true);
     return { id, namespace, annotate: (update) => task.annotate(update) };
   }
 
@@ -183,7 +211,8 @@ export class CgroupMetrics implements SnapshotSource {
    * Resolves once the reading is queued. The task leaves the registry at once, so the same
    * id can be added again straight away. Rejects with TaskNotFoundError for an unknown task.
    * `{ gone: true }`: the caller knows the cgroup is gone, or its path now holds another
-   * cgroup (removed and made again): nothing is read, the last periodic reading is queued.
+   * cgroup (removed and made again): nothing is read, the last reading taken (young or
+   * periodic, see StopResult.lastKnown) is queued.
    */
   stop(id: string, namespace = 'default', options: { gone?: boolean } = {}): Promise<StopResult> {
     const task = this.registry.end(namespace, id, 'stopped');
@@ -278,6 +307,7 @@ export class CgroupMetrics implements SnapshotSource {
       pending: this.finals.pendingFor(cursor),
       dropped: cursor.dropped,
       missed: this.finals.missed,
+      finalSources: this.finals.sourceCounts,
     };
   }
 
@@ -295,13 +325,22 @@ export class CgroupMetrics implements SnapshotSource {
       this.vanished.observe(task, result.gone);
       if (result.gone) continue;
       for (const e of result.errors) this.errors.add(e.type);
-      task.remember(result.stats, result.timeMs);
+      task.remember(result.stats, result.timeMs, 'periodic');
       live.push({ task, result });
     }
     return live;
   }
 
-  /** The final read of a stopped task: its cgroup now, else its last periodic reading. */
+  /**
+   * A first or young-task reading: kept as the task's fallback final reading. Errors and a
+   * vanished cgroup are left to the collections (counted once there, not at every young read).
+   */
+  private youngRead(task: Task): void {
+    const r = readStats(task.cgroup, this.groups, task.state, { deviceNames: this.deviceNames });
+    if (!r.gone) task.remember(r.stats, r.timeMs, 'young');
+  }
+
+  /** The final read of a stopped task: its cgroup now, else its last reading (young or periodic). */
   private finalRead(task: Task, gone: boolean): StopResult {
     const r = gone ? undefined : readStats(task.cgroup, this.groups, task.state, { deviceNames: this.deviceNames });
     if (!r || r.gone) return this.finals.queueLastKnown(task);

@@ -1,11 +1,13 @@
 import type { CgroupStats } from '../cgroup/types.ts';
 import { FinalQueue, type QueueConsumer } from './final-queue.ts';
-import type { FinalReading, FinalSource } from './snapshot.ts';
+import type { FinalReading, FinalSource, FinalSourceCounts, LastKnownSource } from './snapshot.ts';
 import type { Task } from './task.ts';
 
 export interface StopResult {
-  /** `read`: read at stop; `last-known`: the cgroup was gone, the last periodic reading was queued; `none`: nothing to queue. */
+  /** `read`: read at stop; `last-known`: the cgroup was gone, the last reading taken before was queued; `none`: nothing to queue. */
   source: FinalSource;
+  /** For `last-known`: whether that reading was a young-task reading (the first one at add() included) or a collection's. */
+  lastKnown?: LastKnownSource;
   /** When the queued reading was taken (ms since the epoch); absent for `none`. */
   timeMs?: number;
   stats?: CgroupStats;
@@ -19,6 +21,7 @@ export class FinalReadings {
   private readonly queue: FinalQueue<FinalReading>;
   /** Stopped tasks whose cgroup was gone before the final read. */
   private missedCount = 0;
+  private readonly sources = { read: 0, young: 0, periodic: 0, none: 0 };
 
   constructor(capacity: number) {
     this.queue = new FinalQueue(capacity);
@@ -36,6 +39,11 @@ export class FinalReadings {
     return this.missedCount;
   }
 
+  /** Stops since start by where their final reading came from: a copy. */
+  get sourceCounts(): FinalSourceCounts {
+    return { ...this.sources };
+  }
+
   /** A new consumer: it gets every reading still pending and every one queued from now on. */
   open(): QueueConsumer {
     return this.queue.register();
@@ -48,16 +56,22 @@ export class FinalReadings {
   /** Queues a reading taken at stop. */
   queueRead(task: Task, stats: CgroupStats, timeMs: number): StopResult {
     this.queue.push({ task, stats, timeMs, source: 'read' });
+    this.sources.read++;
     return { source: 'read', timeMs, stats };
   }
 
-  /** The cgroup is gone: counts a missed final read and queues the task's last periodic reading, if it has one. */
+  /** The cgroup is gone: counts a missed final read and queues the task's last reading (young or periodic), if it has one. */
   queueLastKnown(task: Task): StopResult {
     this.missedCount++;
     const stats = task.lastStats;
-    if (!stats) return { source: 'none' };
+    const lastKnown = task.lastSource;
+    if (!stats || !lastKnown) {
+      this.sources.none++;
+      return { source: 'none' };
+    }
+    this.sources[lastKnown]++;
     this.queue.push({ task, stats, timeMs: task.lastTimeMs, source: 'last-known' });
-    return { source: 'last-known', timeMs: task.lastTimeMs, stats };
+    return { source: 'last-known', lastKnown, timeMs: task.lastTimeMs, stats };
   }
 
   /**

@@ -24,8 +24,19 @@ export interface TaskView {
   readonly lifecycle: TaskLifecycle;
 }
 
-/** Where a final reading came from: read at stop(), the last periodic reading, or nothing at all. */
+/** Where a final reading came from: read at stop(), the last reading taken before (young or periodic: StopResult.lastKnown), or nothing at all. */
 export type FinalSource = 'read' | 'last-known' | 'none';
+
+/** Where a `last-known` final reading came from: a young-task reading (the first one at add() included) or a collection's. */
+export type LastKnownSource = 'young' | 'periodic';
+
+/** Final readings by where they came from: read at stop, a young-task reading, a collection's reading, none at all. */
+export interface FinalSourceCounts {
+  readonly read: number;
+  readonly young: number;
+  readonly periodic: number;
+  readonly none: number;
+}
 
 /** A stopped task's last reading, delivered once to every consumer. */
 export interface FinalReading {
@@ -59,6 +70,8 @@ export interface SelfSnapshot {
   readonly pending: number;
   readonly dropped: number;
   readonly missed: number;
+  /** Final readings since start by where they came from (every stop counts once). */
+  readonly finalSources: FinalSourceCounts;
 }
 
 /**

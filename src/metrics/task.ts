@@ -1,7 +1,7 @@
 import type { Attributes } from '@opentelemetry/api';
 import { newReadState, type ReadState } from '../cgroup/read.ts';
 import type { CgroupStats, TaskCgroup } from '../cgroup/types.ts';
-import type { TaskLifecycle, TaskView } from './snapshot.ts';
+import type { LastKnownSource, TaskLifecycle, TaskView } from './snapshot.ts';
 
 /** What annotate() changes. */
 export interface TaskAnnotation {
@@ -32,6 +32,8 @@ export class Task implements TaskView {
   /** The last successful reading: what stop() falls back to when the cgroup is already gone. */
   lastStats: CgroupStats | undefined;
   lastTimeMs = 0;
+  /** Where lastStats came from: a young-task reading (add()'s first one included) or a collection's. */
+  lastSource: LastKnownSource | undefined;
   /** The cgroup's disappearance was counted; cleared when a reading finds it again. */
   goneReported = false;
 
@@ -90,10 +92,15 @@ export class Task implements TaskView {
     return true;
   }
 
-  /** Keeps a successful reading as the fallback final reading. */
-  remember(stats: CgroupStats, timeMs: number): void {
+  /**
+   * Keeps a successful reading as the fallback final reading, unless a fresher one is kept
+   * already (a young-task reading taken while a collection was still reading other tasks).
+   */
+  remember(stats: CgroupStats, timeMs: number, source: LastKnownSource): void {
+    if (this.lastStats && timeMs < this.lastTimeMs) return;
     this.lastStats = stats;
     this.lastTimeMs = timeMs;
+    this.lastSource = source;
   }
 
   /**

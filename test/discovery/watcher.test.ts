@@ -497,7 +497,7 @@ test('host: containerd tasks on the real host mounts (as the agent sees them)', 
 // Directories that vanish before the final reading
 
 for (const shape of SHAPES) {
-  test(`${shape}: a task directory removed before any final reading counts as missed: 'none' before any collection, 'last-known' after one`, async () => {
+  test(`${shape}: a task directory removed before any final reading counts as missed: its first (young) reading before any collection, the periodic one after one`, async () => {
     await withDiscovery(shape, layoutsFrom(['containerd']), {}, async ({ tree, rec, producer, discovery }) => {
       tree.mkdir('/ns');
       await waitFor(() => discovery.watchCount === 2, 2000, 'the namespace watched');
@@ -509,8 +509,9 @@ for (const shape of SHAPES) {
       tree.rmdirNow('/ns/a');
       const a = await rec.wait('stopped', '/ns/a');
       assert.equal(a.e.trigger, 'removed');
-      assert.equal(a.e.result.source, 'none');
-      assert.equal(a.e.result.stats, undefined);
+      assert.equal(a.e.result.source, 'last-known', 'discovery adds with firstReading: never none for a task that was seen');
+      assert.equal(a.e.result.lastKnown, 'young');
+      assert.ok(a.e.result.stats);
 
       tree.mkdir('/ns/b');
       await rec.wait('added', '/ns/b');
@@ -520,12 +521,19 @@ for (const shape of SHAPES) {
       const b = await rec.wait('stopped', '/ns/b');
       assert.equal(b.e.trigger, 'removed');
       assert.equal(b.e.result.source, 'last-known');
+      assert.equal(b.e.result.lastKnown, 'periodic');
       assert.ok(b.e.result.stats && b.e.result.timeMs !== undefined && b.e.result.timeMs <= Date.now());
 
       const rm = (await producer.collect()).resourceMetrics;
       assert.equal(selfValue(rm, 'cgroup_metrics.final_readings.missed'), 2, 'cgroup_metrics.final_readings.missed');
+      for (const [source, n] of [
+        ['read', 0],
+        ['young', 1],
+        ['periodic', 1],
+        ['none', 0],
+      ] as const)
+        assert.equal(selfValue(rm, 'cgroup_metrics.final_readings.sources', { source }), n, `final_readings{source=${source}}`);
       assert.ok(idsIn(rm).has('b'), 'the last-known reading of b delivered as its final one');
-      assert.ok(!idsIn(rm).has('a'));
       assert.ok(!idsIn((await producer.collect()).resourceMetrics).has('b'), 'once');
       assert.equal(discovery.watchCount, 2);
     });
@@ -584,7 +592,8 @@ for (const shape of SHAPES) {
       assert.ok(cpuUsed(ends.e.result.stats) > 0);
       const gone = await rec.wait('stopped', '/ns/gone', 1000);
       assert.equal(gone.e.trigger, 'rescan');
-      assert.equal(gone.e.result.source, 'none');
+      assert.equal(gone.e.result.source, 'last-known', 'never collected: its first reading, taken at add()');
+      assert.equal(gone.e.result.lastKnown, 'young');
       assert.equal(engine.size, 1);
       assert.ok(engine.has('made', 'ns'));
     });
@@ -619,7 +628,8 @@ for (const shape of SHAPES) {
       tree.mkdir('/ns/svc');
       const replaced = await rec.wait('stopped', '/ns/svc', 2000, 2);
       assert.equal(replaced.e.trigger, 'removed');
-      assert.equal(replaced.e.result.source, 'none', 'never collected, and not read from the new directory');
+      assert.equal(replaced.e.result.source, 'last-known', 'never collected, and not read at stop from the new directory: its young reading');
+      assert.equal(replaced.e.result.lastKnown, 'young');
       await rec.wait('added', '/ns/svc', 1000, 3);
       const b2 = await burner(20);
       tree.enter('/ns/svc', b2.pid);
@@ -695,9 +705,9 @@ for (const shape of SHAPES) {
       for (let i = 0; i < N; i++) await tree.rmdir(`/ns/t${i}`);
       await waitFor(() => discovery.taskCount === 0 && engine.size === 0, 3000, 'every task gone');
       if (shape === 'v1') {
-        // Never ran: no final reading before the removal, which is then a missed one.
+        // Never ran: no final reading before the removal, which is then a missed one (its young reading goes out).
         await waitFor(() => rec.of('stopped').length === N, 3000, `${N} stopped on removal`);
-        assert.ok(rec.of('stopped').every((r) => r.e.trigger === 'removed' && r.e.result.source === 'none'));
+        assert.ok(rec.of('stopped').every((r) => r.e.trigger === 'removed' && r.e.result.source === 'last-known' && r.e.result.lastKnown === 'young'));
       } else {
         await sleep(100);
         assert.equal(rec.of('stopped').length, N, 'no second final reading on removal');

@@ -65,6 +65,7 @@ const SELF_NAMES = [
   'cgroup_metrics_tasks',
   'cgroup_metrics_collection_duration_seconds',
   'cgroup_metrics_final_readings_pending',
+  'cgroup_metrics_final_readings_sources_total',
   'cgroup_metrics_final_readings_missed_total',
   'cgroup_metrics_final_readings_dropped_total',
 ];

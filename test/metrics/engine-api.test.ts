@@ -101,11 +101,20 @@ test('SELF_CATALOG: one row per self metric, each reading its value from the Sel
     pending: 3,
     dropped: 4,
     missed: 5,
+    finalSources: { read: 10, young: 11, periodic: 12, none: 13 },
   };
   const got = SELF_CATALOG.map((d) => {
     const pts: unknown[][] = [];
     d.read(self, (v, a) =>
-      pts.push(a?.['metadata.source'] ? [v, a['metadata.source'], a['error.type']] : a?.exporter ? [v, a.exporter] : [v, a?.['error.type']]),
+      pts.push(
+        a?.['metadata.source']
+          ? [v, a['metadata.source'], a['error.type']]
+          : a?.exporter
+            ? [v, a.exporter]
+            : a?.source
+              ? [v, a.source]
+              : [v, a?.['error.type']],
+      ),
     );
     return [d.name, pts] as const;
   });
@@ -120,6 +129,15 @@ test('SELF_CATALOG: one row per self metric, each reading its value from the Sel
       ],
     ],
     ['cgroup_metrics.final_readings.pending', [[3, undefined]]],
+    [
+      'cgroup_metrics.final_readings.sources',
+      [
+        [10, 'read'],
+        [11, 'young'],
+        [12, 'periodic'],
+        [13, 'none'],
+      ],
+    ],
     ['cgroup_metrics.final_readings.missed', [[5, undefined]]],
     ['cgroup_metrics.final_readings.dropped', [[4, undefined]]],
     ['cgroup_metrics.metadata.errors', [[6, 'docker', 'timeout']]],

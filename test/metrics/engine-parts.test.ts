@@ -77,8 +77,8 @@ test('FinalReadings: read, last-known and none; one reading per (namespace, id) 
   const a2 = task('a');
   const b = task('b');
   assert.deepEqual(f.queueLastKnown(b), { source: 'none' });
-  b.remember(STATS, 42);
-  assert.deepEqual(f.queueLastKnown(b), { source: 'last-known', timeMs: 42, stats: STATS });
+  b.remember(STATS, 42, 'young');
+  assert.deepEqual(f.queueLastKnown(b), { source: 'last-known', lastKnown: 'young', timeMs: 42, stats: STATS });
   assert.deepEqual(f.queueRead(a1, STATS, 1), { source: 'read', timeMs: 1, stats: STATS });
   f.queueRead(a2, STATS, 2);
   assert.equal(f.missed, 2);
@@ -98,6 +98,14 @@ test('FinalReadings: read, last-known and none; one reading per (namespace, id) 
   );
   assert.equal(f.pending, 0);
   assert.equal(f.dropped, 0);
+  const c2 = task('c');
+  c2.remember(STATS, 43, 'young');
+  c2.remember(STATS, 41, 'periodic');
+  assert.equal(c2.lastSource, 'young', 'an older reading does not replace a fresher one');
+  c2.remember(STATS, 44, 'periodic');
+  assert.deepEqual(f.queueLastKnown(c2), { source: 'last-known', lastKnown: 'periodic', timeMs: 44, stats: STATS });
+  assert.equal(f.missed, 3);
+  assert.deepEqual(f.sourceCounts, { read: 2, young: 1, periodic: 1, none: 1 }, 'every stop counted once, by source');
 });
 
 test('SharedCycle: overlapping reads share one run; a joiner with an earlier deadline gets undefined at it', async (t) => {
