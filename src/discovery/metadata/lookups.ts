@@ -1,5 +1,6 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { TaskHandle } from '../../metrics/cgroup-metrics.ts';
+import { RateLimitedLog } from '../../rate-limited-log.ts';
 import { oldestProcessStartMs } from '../start-time.ts';
 import type { LabelAllowList } from './labels.ts';
 import { type ContainerMetadata, type LookupTask, MetadataLookupError, type MetadataSource } from './source.ts';
@@ -33,7 +34,6 @@ const START_PENDING_TRIES = 4;
 const FIRST_BACKOFF_MS = 250;
 /** When the process start time is looked for again while the cgroup has no process yet. */
 const PROCESS_START_RETRIES_MS = [20, 100, 500, 2_000, 10_000];
-const LOG_EVERY_MS = 60_000;
 
 interface Entry {
   readonly task: LookupTask;
@@ -74,12 +74,14 @@ export class MetadataLookups {
   private readonly timeoutMs: number;
   private readonly maxBackoffMs: number;
   private readonly concurrency: number;
-  private readonly logState = new Map<string, { lastMs: number; suppressed: number }>();
+  /** At most one line a minute per source: the first failure at once, the rest counted. */
+  private readonly logLimited: RateLimitedLog | undefined;
 
   constructor(private readonly options: MetadataLookupsOptions) {
     this.timeoutMs = options.timeoutMs ?? 2_000;
     this.maxBackoffMs = options.maxBackoffMs ?? 60_000;
     this.concurrency = options.concurrency ?? 8;
+    this.logLimited = options.log ? new RateLimitedLog(options.log) : undefined;
   }
 
   /** Tasks tracked and not yet named (or given up on). */
@@ -143,6 +145,8 @@ export class MetadataLookups {
     this.entries.clear();
     this.queue.length = 0;
     for (const s of new Set(this.options.sources.values())) s.close();
+    // Nothing held back stays unsaid.
+    this.logLimited?.flush();
   }
 
   private finish(e: Entry): void {
@@ -234,17 +238,7 @@ export class MetadataLookups {
   }
 
   private logError(source: string, error: MetadataLookupError): void {
-    const log = this.options.log;
-    if (!log) return;
-    const now = performance.now();
-    const s = this.logState.get(source);
-    if (s && now - s.lastMs < LOG_EVERY_MS) {
-      s.suppressed++;
-      return;
-    }
-    const more = s && s.suppressed > 0 ? ` (${s.suppressed} more since the last line)` : '';
-    this.logState.set(source, { lastMs: now, suppressed: 0 });
-    log(`metadata: ${error.message} [${error.type}]${more}; series carry ids until it answers`);
+    this.logLimited?.say(source, `metadata: ${error.message} [${error.type}]; series carry ids until it answers`);
   }
 }
 
