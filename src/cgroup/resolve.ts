@@ -125,3 +125,24 @@ function resolvePid(mounts: CgroupMounts, pid: number, procRoot: string): TaskCg
   if (unified) out.unified = unified;
   return out;
 }
+
+/**
+ * `c` completed with what `later` (the same cgroup resolved again) has and `c` lacks: v1
+ * directories of other hierarchies, the cgroup2 twin. Undefined when nothing is new, or for v2.
+ */
+export function withLateDirs(c: TaskCgroup, later: TaskCgroup): TaskCgroup | undefined {
+  if (c.version !== 1 || later.version !== 1) return undefined;
+  const dirs = { ...c.dirs };
+  let changed = false;
+  for (const ctrl of V1_CONTROLLERS) {
+    const d = later.dirs[ctrl];
+    if (d !== undefined && dirs[ctrl] === undefined) {
+      dirs[ctrl] = d;
+      changed = true;
+    }
+  }
+  const unified = c.unified ?? later.unified;
+  if (unified !== c.unified) changed = true;
+  if (!changed) return undefined;
+  return unified === undefined ? { ...c, dirs } : { ...c, dirs, unified };
+}

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Hierarchy } from '../cgroup/mounts.ts';
 import { parseFlatKeyed } from '../cgroup/parse/file-formats.ts';
-import { resolveCgroup } from '../cgroup/resolve.ts';
+import { resolveCgroup, withLateDirs } from '../cgroup/resolve.ts';
 import { V1_CONTROLLERS, type TaskCgroup } from '../cgroup/types.ts';
 import type { CgroupMetrics, StopResult, TaskHandle } from '../metrics/cgroup-metrics.ts';
 import { EventsWatcher, type EventsMechanism, type EventsWatch } from './events-watch.ts';
@@ -49,6 +49,8 @@ interface Known {
   /** The directory's inode: a directory removed and made again under the same path is another task. */
   ino?: number;
   stopping: boolean;
+  /** Some of its directories (a v1 hierarchy's, the cgroup2 twin) did not exist yet at add(). */
+  incomplete: boolean;
 }
 
 /**
@@ -239,7 +241,7 @@ export class Discovery {
       this.options.onEvent?.({ type: 'error', path: rel, message: (err as Error).message });
       return;
     }
-    const k: Known = { task, path: rel, cgroup, ino, stopping: false };
+    const k: Known = { task, path: rel, cgroup, ino, stopping: false, incomplete: !this.complete(rel, cgroup) };
     this.watchEvents(k);
     if (!k.eventsFile && cgroup.version === 1) {
       const dir = cgroup.dirs.cpuacct ?? cgroup.dirs.cpu ?? cgroup.dirs.memory ?? cgroup.dirs.pids;
@@ -290,16 +292,28 @@ export class Discovery {
     this.options.onEvent?.({ type: 'error', path: file, message: `cannot watch: ${(err as Error).message}; ${fallback}`, ...(code ? { code } : {}) });
   }
 
-  /** Hybrid: the cgroup2 twin made after the task was added: watched here, and read by the engine (pressure). */
-  private attachTwin(k: Known): void {
-    const c = k.cgroup;
-    if (c.version !== 1 || c.unified || !this.v2) return;
-    const dir = path.join(this.v2.mountPoint, k.path);
-    if (!fs.existsSync(path.join(dir, 'cgroup.events'))) return;
-    k.cgroup = { ...c, unified: dir };
-    this.engine.attachUnifiedDir(k.task.id, k.task.namespace, dir);
-    this.watchEvents(k);
-    // It may have emptied between the twin's creation and now: the next poll or event sees it.
+  /**
+   * v1/hybrid: directories of the task's cgroup made after it was added (a slow runtime's other
+   * hierarchies, the cgroup2 twin) join it: the engine reads them, and the twin's cgroup.events
+   * is watched. Without this a task added before its cpuacct directory existed has no CPU
+   * readings for its whole life.
+   */
+  private attachLate(k: Known): void {
+    if (!k.incomplete) return;
+    let later: TaskCgroup;
+    try {
+      later = resolveCgroup(this.engine.mounts, k.path);
+    } catch {
+      return; // gone: the directory watch or the rescan ends it
+    }
+    if (later.version === 1 && later.unified && !fs.existsSync(path.join(later.unified, 'cgroup.events'))) delete later.unified;
+    const next = withLateDirs(k.cgroup, later);
+    if (next && this.engine.attachDirs(k.task.id, k.task.namespace, later)) {
+      k.cgroup = next;
+      if (!k.eventsFile) this.watchEvents(k);
+      // It may have emptied meanwhile: the next poll or event sees it.
+    }
+    k.incomplete = !this.complete(k.path, k.cgroup);
   }
 
   private populated(k: Known): boolean | undefined {
@@ -337,8 +351,9 @@ export class Discovery {
 
   private pollEmpty(): void {
     for (const k of this.known.values()) {
-      if (!k.procsFile || k.stopping) continue;
-      this.attachTwin(k);
+      if (k.stopping) continue;
+      this.attachLate(k);
+      if (!k.procsFile) continue;
       if (this.hasEnded(k)) void this.finish(k, k.eventsFile ? 'populated' : 'empty');
     }
   }

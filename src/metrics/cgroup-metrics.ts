@@ -197,13 +197,14 @@ export class CgroupMetrics implements SnapshotSource {
   }
 
   /**
-   * Hybrid hosts: gives a registered v1 task the cgroup2 twin directory made after add(), read
-   * for pressure from the next collection on. Discovery calls it; the engine's copy of a task's
-   * cgroup changes only through this. Returns false when the task is not registered, is a v2
-   * cgroup, or has a twin already.
+   * v1 and hybrid hosts: gives a registered v1 task the directories of its cgroup made after
+   * add() (another hierarchy's, or the cgroup2 twin), read from the next collection on. `later`
+   * is the cgroup resolved again; only what the task lacks is taken. Discovery calls it; the
+   * engine's copy of a task's cgroup changes only through this. False when the task is not
+   * registered, is a v2 cgroup, or nothing was missing.
    */
-  attachUnifiedDir(id: string, namespace: string, dir: string): boolean {
-    return this.registry.get(namespace, id)?.attachUnifiedDir(dir) ?? false;
+  attachDirs(id: string, namespace: string, later: TaskCgroup): boolean {
+    return this.registry.get(namespace, id)?.attachDirs(later) ?? false;
   }
 
   /**

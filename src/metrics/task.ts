@@ -1,5 +1,6 @@
 import type { Attributes } from '@opentelemetry/api';
 import { newReadState, type ReadState } from '../cgroup/read.ts';
+import { withLateDirs } from '../cgroup/resolve.ts';
 import type { CgroupStats, TaskCgroup } from '../cgroup/types.ts';
 import type { LastKnownSource, TaskLifecycle, TaskView } from './snapshot.ts';
 
@@ -104,14 +105,14 @@ export class Task implements TaskView {
   }
 
   /**
-   * Hybrid hosts: the cgroup2 twin directory that appeared after add(), read for pressure from
-   * now on. False for a v2 cgroup or one that has a twin already.
+   * v1 and hybrid hosts: directories of the same cgroup that appeared after add() (runtimes make
+   * the task's directory in one hierarchy after another, the cgroup2 twin last), read from now on.
+   * Only what the task lacks is taken; true when something was. A v2 cgroup has nothing to add.
    */
-  attachUnifiedDir(dir: string): boolean {
-    const c = this.cgroupValue;
-    if (c.version !== 1 || c.unified !== undefined) return false;
-    this.cgroupValue = { ...c, unified: dir };
-    return true;
+  attachDirs(later: TaskCgroup): boolean {
+    const next = withLateDirs(this.cgroupValue, later);
+    if (next) this.cgroupValue = next;
+    return next !== undefined;
   }
 }
 

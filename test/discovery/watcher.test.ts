@@ -667,6 +667,27 @@ test('hybrid: a cgroup2 twin made after the task was added still gives the popul
   });
 });
 
+for (const shape of ['v1', 'hybrid'] as const) {
+  test(`${shape}: a task whose cpuacct directory a slow runtime makes after the add retries gives up still has its CPU read`, async () => {
+    await withDiscovery(shape, layoutsFrom(['containerd']), {}, async ({ tree, rec, engine }) => {
+      tree.mkdir('/ns');
+      await sleep(100);
+      const acct = tree.v1Roots.find((r) => r.includes('/cpuacct/')) as string;
+      tree.mkdir('/ns/slow', [...tree.v1Roots.filter((r) => r !== acct), ...tree.v2Roots]);
+      await rec.wait('added', '/ns/slow', 2000);
+      await sleep(300); // well past the add retries (126 ms in all)
+      tree.mkdir('/ns/slow', [acct]);
+      const b = await burner(200);
+      tree.enter('/ns/slow', b.pid);
+      await b.burn();
+      const stopped = await rec.wait('stopped', '/ns/slow', 3000);
+      const usage = stopped.e.result.stats?.version === 1 ? stopped.e.result.stats.cpu?.usageNs : undefined;
+      assert.ok(usage !== undefined && usage >= 0.15e9, `cpuacct.usage in the final reading: ${usage} ns for a 200 ms burn`);
+      assert.equal(engine.tasks().length, 0);
+    });
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bounded watches
 

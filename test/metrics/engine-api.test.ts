@@ -1,4 +1,4 @@
-// The engine's public seams: mounts read in the constructor, openConsumer(), task lifecycle in snapshots, attachUnifiedDir().
+// The engine's public seams: mounts read in the constructor, openConsumer(), task lifecycle in snapshots, attachDirs().
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { cgroupMountsFromDirectory } from '../../src/cgroup/mounts.ts';
 import { resolveCgroup } from '../../src/cgroup/resolve.ts';
+import type { TaskCgroup } from '../../src/cgroup/types.ts';
 import { SELF_CATALOG, SELF_METRICS } from '../../src/metrics/catalog.ts';
 import { resolveMounts } from '../../src/metrics/engine-mounts.ts';
 import { CgroupMetrics, ConfigError, NoCgroupMountError, type SelfSnapshot } from '../../src/index.ts';
@@ -65,24 +66,29 @@ test('remove() ends the task as removed: it leaves the live readings, no final r
   assert.deepEqual([s.live.length, s.finals.length, s.self.tasks], [0, 0, 0]);
 });
 
-test("attachUnifiedDir(): a v1 task reads pressure from the cgroup2 twin given later; the caller's TaskCgroup is never written", async () => {
+test("attachDirs(): a v1 task added before its cpuacct directory and cgroup2 twin existed reads CPU and pressure once they are given; the caller's TaskCgroup is never written", async () => {
   const mounts = cgroupMountsFromDirectory(V1_TREE);
-  const cg = new CgroupMetrics({ mounts, groups: ['cpu', 'pressure'] });
+  const cg = new CgroupMetrics({ mounts, groups: ['cpu', 'memory', 'pressure'] });
   const c = cg.openConsumer();
-  const cgroup = resolveCgroup(mounts, '/');
-  assert.equal(cgroup.version, 1);
-  cg.add({ id: 't', cgroup });
+  const full = resolveCgroup(mounts, '/');
+  assert.ok(full.version === 1 && full.dirs.cpuacct && full.dirs.memory);
+  const early: TaskCgroup = { version: 1, path: '/', dirs: { memory: full.dirs.memory } };
+  cg.add({ id: 't', cgroup: early });
   const before = (await c.snapshot()).live[0]?.result.stats;
-  assert.equal(before?.pressure, undefined);
-  assert.equal(cg.attachUnifiedDir('nope', 'default', V2.loaded), false);
-  assert.ok(cg.attachUnifiedDir('t', 'default', V2.loaded));
-  assert.equal(cg.attachUnifiedDir('t', 'default', V2.loaded), false, 'a twin is attached once');
+  assert.ok(before?.memory, 'memory read from the start');
+  assert.deepEqual([before?.cpu, before?.pressure], [undefined, undefined]);
+  const later: TaskCgroup = { ...full, unified: V2.loaded };
+  assert.equal(cg.attachDirs('nope', 'default', later), false);
+  assert.ok(cg.attachDirs('t', 'default', later));
+  assert.equal(cg.attachDirs('t', 'default', later), false, 'attached once');
   const after = (await c.snapshot()).live[0]?.result.stats;
+  const usage = Number(fs.readFileSync(path.join(full.dirs.cpuacct, 'cpuacct.usage'), 'latin1'));
+  assert.equal(after?.version === 1 ? after.cpu?.usageNs : undefined, usage, 'cpuacct.usage from the directory given later');
   assert.ok(after?.pressure?.cpu?.some, 'pressure from the twin');
-  assert.equal('unified' in cgroup, false);
+  assert.deepEqual(early, { version: 1, path: '/', dirs: { memory: full.dirs.memory } });
   const v2 = new CgroupMetrics({ root: V2.loaded });
   v2.add({ id: 'v', cgroup: '/' });
-  assert.equal(v2.attachUnifiedDir('v', 'default', V2.loaded), false, 'a v2 cgroup has no twin');
+  assert.equal(v2.attachDirs('v', 'default', later), false, 'a v2 cgroup takes nothing');
 });
 
 test('SELF_CATALOG: one row per self metric, each reading its value from the SelfSnapshot', () => {

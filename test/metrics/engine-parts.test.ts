@@ -202,15 +202,16 @@ test('TaskRegistry and Task: a task is live exactly while registered; it ends on
   assert.equal(b1.lifecycle, 'removed');
 });
 
-test('Task: owns a copy of its cgroup; the cgroup2 twin is attached only to a v1 cgroup without one', () => {
+test('Task: owns a copy of its cgroup; directories made later (a hierarchy, the cgroup2 twin) join only where missing', () => {
   const v1: TaskCgroup = { version: 1, path: '/t', dirs: { cpu: '/x/cpu/t' } };
   const t = new Task('t', 'default', v1, 0, { 'job.name': 'j', 'container.id': 'spoof' });
   assert.deepEqual(t.attributes, { 'job.name': 'j', 'container.id': 't', 'container.namespace': 'default' });
-  assert.ok(t.attachUnifiedDir('/x/unified/t'));
-  assert.equal(t.cgroup.version === 1 && t.cgroup.unified, '/x/unified/t');
-  assert.equal('unified' in v1, false, "the caller's object is untouched");
-  assert.equal(t.attachUnifiedDir('/y'), false);
-  assert.equal(task('v2').attachUnifiedDir('/y'), false);
+  const later: TaskCgroup = { version: 1, path: '/t', dirs: { cpu: '/other/cpu/t', cpuacct: '/x/cpuacct/t' }, unified: '/x/unified/t' };
+  assert.ok(t.attachDirs(later));
+  assert.deepEqual(t.cgroup, { version: 1, path: '/t', dirs: { cpu: '/x/cpu/t', cpuacct: '/x/cpuacct/t' }, unified: '/x/unified/t' }, 'only what was missing');
+  assert.deepEqual(v1, { version: 1, path: '/t', dirs: { cpu: '/x/cpu/t' } }, "the caller's object is untouched");
+  assert.equal(t.attachDirs({ version: 1, path: '/t', dirs: { cpu: '/y' }, unified: '/y' }), false, 'nothing replaced');
+  assert.equal(task('v2').attachDirs(later), false);
 });
 
 test('VanishedCgroupPolicy: counted once per disappearance; `stop` stops every time it is seen gone', () => {
