@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { DeviceNames } from './devices.ts';
 import type { FileReader } from './file-reader.ts';
+import type { FileBudget } from './kept-files.ts';
 import { readStats, type ReadOptions, type ReadState } from './read.ts';
 import type { MetricGroup, ReadResult, TaskCgroup } from './types.ts';
 
@@ -18,6 +19,8 @@ export interface CycleOptions {
   reader?: FileReader;
   /** Names block devices in disk rows (default: the host's /sys). */
   deviceNames?: DeviceNames;
+  /** Keeps the tasks' files open within this budget (see kept-files.ts). */
+  keep?: FileBudget;
 }
 
 export interface CycleResult {
@@ -39,7 +42,7 @@ export async function readCycle(tasks: readonly CycleTask[], groups: ReadonlySet
   const deadline = opts.deadline ?? Infinity;
   const start = performance.now();
   const results = new Array<ReadResult | undefined>(tasks.length);
-  const readOptions: ReadOptions = { reader: opts.reader, deviceNames: opts.deviceNames };
+  const readOptions: ReadOptions = { reader: opts.reader, deviceNames: opts.deviceNames, keep: opts.keep };
   let sliceStart = start;
   let i = 0;
   for (; i < tasks.length; i++) {

@@ -1,4 +1,5 @@
 import type { CpuSplit } from './cpu-split.ts';
+import type { KeptFiles } from './kept-files.ts';
 
 /**
  * Per-task memory between reads: files found absent while their directory existed (a kernel
@@ -13,6 +14,8 @@ export interface ReadState {
   /** v1: the last CPU split by mode (see cpu-split.ts), so that both modes only grow. */
   cpuSplit?: CpuSplit;
   hugetlbSizes?: string[];
+  /** The task's files kept open between reads, once the engine's file budget admitted it. */
+  kept?: KeptFiles;
 }
 
 export function newReadState(): ReadState {

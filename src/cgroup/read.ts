@@ -2,6 +2,7 @@ import { compact } from './compact.ts';
 import { CONTROLLERS } from './controllers/registry.ts';
 import { sysfsDeviceNames, type DeviceNames } from './devices.ts';
 import { FileReader } from './file-reader.ts';
+import type { FileBudget } from './kept-files.ts';
 import { newReadState, type ReadState } from './read-state.ts';
 import { Reading } from './reading.ts';
 import type { Controller } from './controllers/controller.ts';
@@ -15,6 +16,11 @@ export interface ReadOptions {
   reader?: FileReader;
   /** Names block devices in disk rows (default: the host's /sys, see sysfsDeviceNames). */
   deviceNames?: DeviceNames;
+  /**
+   * Keep the task's files open between reads within this budget (see kept-files.ts): a task
+   * without kept files is admitted when the budget has room. Absent: open/read/close.
+   */
+  keep?: FileBudget;
 }
 
 const defaultReader = new FileReader();
@@ -39,6 +45,7 @@ export function readStats(
   options: ReadOptions | FileReader = NO_OPTIONS,
 ): ReadResult {
   const timeMs = Date.now();
+  if (!(options instanceof FileReader) && options.keep && state.kept === undefined) state.kept = options.keep.admit();
   const r =
     options instanceof FileReader
       ? new Reading(options, state, hostDeviceNames)

@@ -30,7 +30,26 @@ export class Reading implements RangeSink {
     // The name first: it is a literal, hashed once, where the fresh path would hash at every
     // read; keeping the paths per task instead would cost heap for every task.
     if (this.state.absentNames?.includes(name) && this.state.absent.has(file)) return undefined;
+    const kept = this.state.kept;
+    let fd = kept?.get(dir, name);
     try {
+      if (fd === undefined && kept?.room) {
+        const opened = this.reader.open(file);
+        // A FIFO or device planted in the tree is never kept (nor read): fstat once, at open.
+        let regular = false;
+        try {
+          regular = fs.fstatSync(opened).isFile();
+        } finally {
+          if (!regular) fs.closeSync(opened);
+        }
+        if (!regular) {
+          this.parseError(dir, name, 'not a regular file');
+          return undefined;
+        }
+        kept.keep(dir, name, opened);
+        fd = opened;
+      }
+      if (fd !== undefined) return this.reader.readFd(fd, file);
       const t = this.reader.read(file);
       // A FIFO or device planted in the tree reads as empty (O_NONBLOCK, no writer): report it
       // instead of passing it on as an empty file. Only empty reads pay for the stat.
@@ -40,6 +59,8 @@ export class Reading implements RangeSink {
       }
       return t;
     } catch (err) {
+      // A kept file that fails is closed: the next read opens it again, or finds it gone.
+      if (fd !== undefined) kept?.drop(dir, name);
       const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
       if (code === 'ENOENT' || code === 'ENODEV') {
         // ENODEV: the file was open while its cgroup was removed. ENOENT: the file or the cgroup is gone.

@@ -1,5 +1,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
+import * as zlib from 'node:zlib';
 import { diag } from '@opentelemetry/api';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import type { MetricProducer } from '@opentelemetry/sdk-metrics';
@@ -21,17 +23,66 @@ export interface PrometheusEndpoint {
 const serializer = new PrometheusSerializer('', false);
 
 /**
- * One GET: a collection, and the page. The final readings it carried are acknowledged only
- * once the whole page was handed to the kernel on a connection still intact; a client gone
- * before that gets them again at its next scrape. A client that goes away after the last byte
- * left cannot be told apart from one that read it.
+ * The text exposition format's content type with its version: Prometheus 3 picks its parser by
+ * it (and fails a scrape whose type it cannot tell, unless the job sets a fallback).
  */
-async function scrape(reader: PrometheusExporter, res: http.ServerResponse): Promise<void> {
-  let page: string;
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/**
+ * zlib level 1: the page is made anew at every scrape, so compression is paid each time. At
+ * 1000 tasks level 1 takes ~0.57× the CPU of zlib's default level 6 (~8–10 ms for a 4 MB page)
+ * for a result only 16 % larger (42× smaller than the page instead of 48×):
+ * bench/scrape-phases.ts, BENCHMARKS.md.
+ */
+export const GZIP_LEVEL = 1;
+
+/**
+ * Pages shorter than this go plain even to a client that accepts gzip: they fit in one
+ * Ethernet frame as they are, so gzip saves no packet, yet costs ~70 µs (a deflate state of
+ * ~256 KiB and a round trip to the thread pool; bench/scrape-phases.ts).
+ */
+export const GZIP_MIN_BYTES = 1400;
+
+const gzip = promisify(zlib.gzip);
+
+/**
+ * Whether an Accept-Encoding header admits gzip (RFC 9110 12.5.3): a `gzip` (or `x-gzip`)
+ * coding with a non-zero q, else `*` with a non-zero q when gzip is not named.
+ */
+export function acceptsGzip(header: string | string[] | undefined): boolean {
+  if (header === undefined) return false;
+  let star = false;
+  for (const item of (Array.isArray(header) ? header.join(',') : header).split(',')) {
+    const [coding = '', ...params] = item.split(';').map((p) => p.trim().toLowerCase());
+    const qParam = params.find((p) => p.startsWith('q='));
+    const q = qParam === undefined ? 1 : Number(qParam.slice(2));
+    const ok = Number.isFinite(q) && q > 0;
+    if (coding === 'gzip' || coding === 'x-gzip') return ok;
+    if (coding === '*') star = ok;
+  }
+  return star;
+}
+
+/**
+ * One GET: a collection, and the page, gzipped when the client accepts it and the page is
+ * worth it. Compression runs on libuv's thread pool, so a 5 MiB page never stalls the event
+ * loop; it is done before any byte is sent, so a failure of it is a plain 500 that
+ * acknowledges nothing. The final readings the page carried are acknowledged only once the
+ * whole body (gzipped or not) was handed to the kernel on a connection still intact; a client
+ * gone before that, mid-page or mid-gzip-stream alike, gets them again at its next scrape. A
+ * client that goes away after the last byte left cannot be told apart from one that read it.
+ */
+async function scrape(reader: PrometheusExporter, res: http.ServerResponse, wantsGzip: boolean): Promise<void> {
+  let body: string | Buffer;
   try {
     const { result, deliveries } = await collectDeliveries(() => reader.collect());
     if (result.errors.length) diag.error('PrometheusExporter: metrics collection errors', ...result.errors);
-    page = serializer.serialize(result.resourceMetrics);
+    const page = serializer.serialize(result.resourceMetrics);
+    // A string's length never exceeds its UTF-8 byte count: a cheap test of the threshold.
+    if (wantsGzip && page.length >= GZIP_MIN_BYTES) {
+      body = await gzip(page, { level: GZIP_LEVEL });
+      res.setHeader('content-encoding', 'gzip');
+    } else body = page;
     // 'finish' comes even when the client reset the connection mid-page (the pending write is
     // dropped with an error): only a socket that is still whole proves the page left in full.
     const socket = res.socket;
@@ -40,9 +91,10 @@ async function scrape(reader: PrometheusExporter, res: http.ServerResponse): Pro
     });
   } catch (err) {
     res.statusCode = 500;
-    page = `# failed to export metrics: ${err}`;
+    res.removeHeader('content-encoding');
+    body = `# failed to export metrics: ${err}`;
   }
-  res.end(page);
+  res.end(body);
 }
 
 /**
@@ -50,8 +102,10 @@ async function scrape(reader: PrometheusExporter, res: http.ServerResponse): Pro
  * (preventServerStart), so that a port in use is a clear typed error before anything else
  * starts, and the host defaults to localhost rather than every interface. Only GET collects;
  * HEAD answers the headers without a collection (it has no body to carry final readings);
- * other methods get 405. Pass a producer with `acknowledge: 'manual'` for final readings that
- * count as delivered only with a completed response; an `auto` one counts them at collection.
+ * other methods get 405. A GET whose Accept-Encoding admits gzip gets a gzipped page (Prometheus
+ * always asks for it), except pages under GZIP_MIN_BYTES. Pass a producer with
+ * `acknowledge: 'manual'` for final readings that count as delivered only with a completed
+ * response; an `auto` one counts them at collection.
  */
 export async function startPrometheusEndpoint(producer: MetricProducer, config: PrometheusSettings): Promise<PrometheusEndpoint> {
   const reader = new PrometheusExporter({
@@ -71,9 +125,13 @@ export async function startPrometheusEndpoint(producer: MetricProducer, config: 
       return;
     }
     res.statusCode = 200;
-    res.setHeader('content-type', 'text/plain');
+    res.setHeader('content-type', PROMETHEUS_CONTENT_TYPE);
+    // The body depends on Accept-Encoding: caches must key on it.
+    res.setHeader('vary', 'Accept-Encoding');
+    // HEAD has no Content-Encoding: whether the page is gzipped depends on its size, known only
+    // once it is made, and RFC 9110 9.3.2 lets HEAD omit such fields.
     if (req.method === 'HEAD') res.end();
-    else void scrape(reader, res);
+    else void scrape(reader, res, acceptsGzip(req.headers['accept-encoding']));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new EndpointStartError(config.host, config.port, err)));

@@ -523,6 +523,9 @@ function metadataErrorAttrs(key: string): Attributes {
 const exporterAttrCache = new Map<string, Attributes>();
 /** The interned `exporter` attributes of one exporter. */
 /** The `source` attributes of cgroup_metrics.final_readings, in export order. */
+const READ_PATH_KEPT = { read_path: 'kept' } as const;
+const READ_PATH_REOPEN = { read_path: 'reopen' } as const;
+
 const FINAL_SOURCE_ATTRS = (['read', 'young', 'periodic', 'none'] as const).map((source) => [source, { source }] as const);
 
 function exporterAttrs(exporter: string): Attributes {
@@ -595,6 +598,34 @@ export const SELF_METRICS = {
     valueType: 'int',
     description: 'Final readings this reader never got: dropped, oldest first, because the queue was full',
     read: (self, emit) => emit(self.dropped),
+  },
+  filesOpen: {
+    name: 'cgroup_metrics.files.open',
+    kind: 'updowncounter',
+    unit: '{file}',
+    valueType: 'int',
+    description: 'Cgroup files kept open between reads now (one positional read each per collection)',
+    read: (self, emit) => emit(self.keptFiles.open),
+  },
+  filesLimit: {
+    name: 'cgroup_metrics.files.limit',
+    kind: 'updowncounter',
+    unit: '{file}',
+    valueType: 'int',
+    description: 'The most cgroup files kept open at once: RLIMIT_NOFILE less headroom, or the maxOpenFiles option (0: none kept)',
+    read: (self, emit) => emit(self.keptFiles.limit),
+  },
+  readPath: {
+    name: 'cgroup_metrics.tasks.read_path',
+    kind: 'updowncounter',
+    unit: '{task}',
+    valueType: 'int',
+    description: 'Registered tasks by read_path: kept (their files kept open) or reopen (open/read/close at each read: beyond the file budget)',
+    read(self, emit) {
+      const kept = Math.min(self.keptFiles.tasks, self.tasks);
+      emit(kept, READ_PATH_KEPT);
+      emit(self.tasks - kept, READ_PATH_REOPEN);
+    },
   },
   metadataErrors: {
     name: 'cgroup_metrics.metadata.errors',

@@ -2,6 +2,7 @@ import type { Meter } from '@opentelemetry/api';
 import { performance } from 'node:perf_hooks';
 import type { DeviceNames } from '../cgroup/devices.ts';
 import type { CgroupMounts } from '../cgroup/mounts.ts';
+import { FileBudget, onCgroupFs, processFileBudget } from '../cgroup/kept-files.ts';
 import { readCycle } from '../cgroup/read-cycle.ts';
 import { readStats } from '../cgroup/read.ts';
 import { resolveCgroup } from '../cgroup/resolve.ts';
@@ -60,6 +61,13 @@ export interface CgroupMetricsOptions {
   youngIntervalMs?: number;
   /** Most young tasks read per interval (the budget: the least recently read go first). Default 100. */
   youngMaxPerTick?: number;
+  /**
+   * The most cgroup files this engine keeps open between reads (see kept-files.ts); tasks beyond
+   * it read by open/read/close. Default: on real cgroup file systems, the process's budget shared
+   * by its engines, RLIMIT_NOFILE less a quarter (at least 256 left for sockets and watches);
+   * none on a copied tree. 0 keeps none.
+   */
+  maxOpenFiles?: number;
 }
 
 /**
@@ -102,6 +110,8 @@ export class CgroupMetrics implements SnapshotSource {
   readonly mounts: CgroupMounts;
   private readonly sliceMs: number;
   private readonly deviceNames: DeviceNames | undefined;
+  /** The budget of kept files; absent when none are kept (maxOpenFiles 0, or not a cgroup file system). */
+  private readonly keep: FileBudget | undefined;
   private readonly registry = new TaskRegistry();
   private readonly finals: FinalReadings;
   private readonly errors = new ErrorCounts();
@@ -130,10 +140,17 @@ export class CgroupMetrics implements SnapshotSource {
     this.vanished = new VanishedCgroupPolicy(options.onGone ?? 'report', {
       countError: (type) => this.errors.add(type),
       stop: (task) => {
-        if (this.registry.endTask(task, 'stopped')) this.finals.queueLastKnown(task);
+        if (!this.registry.endTask(task, 'stopped')) return;
+        task.state.kept?.retire();
+        this.finals.queueLastKnown(task);
       },
     });
     this.mounts = resolveMounts(options);
+    const maxOpen = options.maxOpenFiles;
+    if (maxOpen !== undefined && (!Number.isInteger(maxOpen) || maxOpen < 0))
+      throw new ConfigError(`maxOpenFiles must be a non-negative integer, got ${maxOpen}`);
+    // Default: the process's shared budget, on real cgroup file systems only (see onCgroupFs).
+    this.keep = maxOpen === undefined ? (onCgroupFs(this.mounts) ? processFileBudget() : undefined) : maxOpen > 0 ? new FileBudget(maxOpen) : undefined;
     const maxPerTick = options.youngMaxPerTick ?? 100;
     if (!Number.isInteger(maxPerTick) || maxPerTick < 1) throw new ConfigError(`youngMaxPerTick must be a positive integer, got ${maxPerTick}`);
     this.young = new YoungSampler<Task>({
@@ -233,7 +250,9 @@ export class CgroupMetrics implements SnapshotSource {
 
   /** Forgets a task without a final reading. Unknown tasks are ignored; returns whether one was removed. */
   remove(id: string, namespace = 'default'): boolean {
-    return this.registry.end(namespace, id, 'removed') !== undefined;
+    const task = this.registry.end(namespace, id, 'removed');
+    task?.state.kept?.retire();
+    return task !== undefined;
   }
 
   /** A MetricProducer for one reader (`metricProducers: [cgroups.producer()]`). */
@@ -309,13 +328,14 @@ export class CgroupMetrics implements SnapshotSource {
       dropped: cursor.dropped,
       missed: this.finals.missed,
       finalSources: this.finals.sourceCounts,
+      keptFiles: { open: this.keep?.open ?? 0, limit: this.keep?.limit ?? 0, tasks: this.keep?.tasks ?? 0 },
     };
   }
 
   /** One read of every registered task, by `deadline`; the run behind SharedCycle. */
   private async readLive(deadline: number): Promise<LiveReading[]> {
     const tasks = this.registry.list();
-    const cycle = await readCycle(tasks, this.groups, { deadline, sliceMs: this.sliceMs, deviceNames: this.deviceNames });
+    const cycle = await readCycle(tasks, this.groups, { deadline, sliceMs: this.sliceMs, deviceNames: this.deviceNames, keep: this.keep });
     this.lastCycleMs = cycle.durationMs;
     if (cycle.timedOut > 0) this.errors.add('timeout', cycle.timedOut);
     const live: LiveReading[] = [];
@@ -323,6 +343,7 @@ export class CgroupMetrics implements SnapshotSource {
       const result = cycle.results[i];
       const task = tasks[i] as Task;
       if (!result) continue;
+      if (result.gone) task.state.kept?.release(); // a removed cgroup's open files would keep it in kernel memory
       this.vanished.observe(task, result.gone);
       if (result.gone) continue;
       for (const e of result.errors) this.errors.add(e.type);
@@ -337,13 +358,16 @@ export class CgroupMetrics implements SnapshotSource {
    * vanished cgroup are left to the collections (counted once there, not at every young read).
    */
   private youngRead(task: Task): void {
-    const r = readStats(task.cgroup, this.groups, task.state, { deviceNames: this.deviceNames });
-    if (!r.gone) task.remember(r.stats, r.timeMs, 'young');
+    const r = readStats(task.cgroup, this.groups, task.state, { deviceNames: this.deviceNames, keep: this.keep });
+    if (r.gone) task.state.kept?.release();
+    else task.remember(r.stats, r.timeMs, 'young');
   }
 
   /** The final read of a stopped task: its cgroup now, else its last reading (young or periodic). */
   private finalRead(task: Task, gone: boolean): StopResult {
-    const r = gone ? undefined : readStats(task.cgroup, this.groups, task.state, { deviceNames: this.deviceNames });
+    const r = gone ? undefined : readStats(task.cgroup, this.groups, task.state, { deviceNames: this.deviceNames, keep: this.keep });
+    // The task has ended: its files close at once (a removed cgroup's would keep it in kernel memory).
+    task.state.kept?.retire();
     if (!r || r.gone) return this.finals.queueLastKnown(task);
     for (const e of r.errors) this.errors.add(e.type);
     return this.finals.queueRead(task, r.stats, r.timeMs);

@@ -72,6 +72,8 @@ export interface SelfSnapshot {
   readonly missed: number;
   /** Final readings since start by where they came from (every stop counts once). */
   readonly finalSources: FinalSourceCounts;
+  /** Cgroup files kept open now, the most that may be (0: none are kept), and the tasks that keep theirs. */
+  readonly keptFiles: { readonly open: number; readonly limit: number; readonly tasks: number };
 }
 
 /**

@@ -13,18 +13,13 @@ import { after, test } from 'node:test';
 import { createOtlpExporter } from '../../src/export/otlp.ts';
 import { prometheusExporter, startPrometheusEndpoint } from '../../src/export/prometheus.ts';
 import { createPushReader } from '../../src/export/push-reader.ts';
-import type { ExporterSettings } from '../../src/export/settings.ts';
 import { CgroupMetrics } from '../../src/index.ts';
+import { TEST_SETTINGS, V2_CGROUP } from '../helpers/export-settings.ts';
 import { LOADED, V2, sleep } from '../metrics/helpers.ts';
 import { OtlpReceiver, pointsWith, type ReceivedRequest } from '../helpers/otlp-receiver.ts';
 
-const SETTINGS: ExporterSettings = {
-  prometheus: { host: '127.0.0.1', port: 0, path: '/metrics', unitSuffixes: true, finalHoldMs: 0 },
-  otlp: { protocol: 'http/protobuf' },
-  intervalMs: 60_000,
-  exportTimeoutMs: 30_000,
-};
-const CGROUP = { version: 2, path: '/', dir: V2.loaded } as const;
+const SETTINGS = TEST_SETTINGS;
+const CGROUP = V2_CGROUP;
 
 const cleanups: Array<() => Promise<void>> = [];
 after(async () => {
@@ -57,7 +52,7 @@ test('Prometheus: HEAD answers 200 without a collection, other methods 405 with 
 
   const head = await get(endpoint.url, 'HEAD');
   assert.equal(head.status, 200);
-  assert.equal(head.headers.get('content-type'), 'text/plain');
+  assert.equal(head.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
   assert.equal(head.body, '');
   const refused: string[] = [];
   for (const method of ['POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']) {

@@ -68,6 +68,9 @@ const SELF_NAMES = [
   'cgroup_metrics_final_readings_sources_total',
   'cgroup_metrics_final_readings_missed_total',
   'cgroup_metrics_final_readings_dropped_total',
+  'cgroup_metrics_files_open',
+  'cgroup_metrics_files_limit',
+  'cgroup_metrics_tasks_read_path',
 ];
 /** What each fixture has data for (with every group on). */
 const ABSENT: Record<'v1' | 'v2', string[]> = {
@@ -234,7 +237,7 @@ async function agentOn(root: string, extra: string[] = [], env: Record<string, s
 async function scrape(url: string): Promise<string> {
   const r = await httpGet(url);
   assert.equal(r.status, 200, `GET ${url}: ${r.status} ${r.body}`);
-  assert.match(r.contentType, /^text\/plain/);
+  assert.equal(r.contentType, 'text/plain; version=0.0.4; charset=utf-8');
   return r.body;
 }
 
@@ -319,6 +322,11 @@ describe('a real Prometheus 2.53 scrapes the agent', () => {
     const v1 = await agentOn(V1_ROOT);
     agents.push(v2.agent, v1.agent);
     prom = await startPrometheus({ scrapeTargets: [`127.0.0.1:${v2.port}`, `127.0.0.1:${v1.port}`] });
+    // Prometheus scrapes with Accept-Encoding: gzip: the agent answers that with a gzipped page
+    // (what Prometheus receives on the wire: test/export/scrape-gzip.test.ts).
+    const direct = await fetch(v2.url, { headers: { 'accept-encoding': 'gzip' }, signal: AbortSignal.timeout(5_000) });
+    assert.equal(direct.headers.get('content-encoding'), 'gzip');
+    assert.match(await direct.text(), /^container_cpu_time_seconds_total\{/m);
     const started = performance.now();
     const inst = { v2: `127.0.0.1:${v2.port}`, v1: `127.0.0.1:${v1.port}` };
     const one = async (promql: string): Promise<number> => {

@@ -108,6 +108,7 @@ test('SELF_CATALOG: one row per self metric, each reading its value from the Sel
     dropped: 4,
     missed: 5,
     finalSources: { read: 10, young: 11, periodic: 12, none: 13 },
+    keptFiles: { open: 14, limit: 15, tasks: 5 },
   };
   const got = SELF_CATALOG.map((d) => {
     const pts: unknown[][] = [];
@@ -119,7 +120,9 @@ test('SELF_CATALOG: one row per self metric, each reading its value from the Sel
             ? [v, a.exporter]
             : a?.source
               ? [v, a.source]
-              : [v, a?.['error.type']],
+              : a?.read_path
+                ? [v, a.read_path]
+                : [v, a?.['error.type']],
       ),
     );
     return [d.name, pts] as const;
@@ -146,6 +149,15 @@ test('SELF_CATALOG: one row per self metric, each reading its value from the Sel
     ],
     ['cgroup_metrics.final_readings.missed', [[5, undefined]]],
     ['cgroup_metrics.final_readings.dropped', [[4, undefined]]],
+    ['cgroup_metrics.files.open', [[14, undefined]]],
+    ['cgroup_metrics.files.limit', [[15, undefined]]],
+    [
+      'cgroup_metrics.tasks.read_path',
+      [
+        [5, 'kept'],
+        [2, 'reopen'],
+      ],
+    ],
     ['cgroup_metrics.metadata.errors', [[6, 'docker', 'timeout']]],
     ['cgroup_metrics.export.failures', [[8, 'otlp']]],
     ['cgroup_metrics.discovery.errors', [[9, 'EMFILE']]],

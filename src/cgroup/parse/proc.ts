@@ -105,3 +105,16 @@ export function parseBootTimeS(text: string): number | undefined {
   const m = /^btime (\d{1,12})$/m.exec(text);
   return m ? Number(m[1]) : undefined;
 }
+
+/**
+ * /proc/<pid>/limits: the soft limit of "Max open files" (RLIMIT_NOFILE), or undefined when the
+ * line is missing or malformed. `unlimited` is Infinity.
+ */
+export function parseOpenFilesLimit(text: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith('Max open files '));
+  if (line === undefined) return undefined;
+  const soft = line.slice('Max open files '.length).trim().split(/\s+/)[0] ?? '';
+  if (soft === 'unlimited') return Infinity;
+  if (!/^\d{1,15}$/.test(soft)) return undefined;
+  return Number(soft);
+}
