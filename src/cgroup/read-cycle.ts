@@ -3,6 +3,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { DeviceNames } from './devices.ts';
 import type { FileReader } from './file-reader.ts';
 import type { FileBudget } from './kept-files.ts';
+import type { NetnsRegistry } from './netns.ts';
 import { readStats, type ReadOptions, type ReadState } from './read.ts';
 import type { MetricGroup, ReadResult, TaskCgroup } from './types.ts';
 
@@ -21,6 +22,8 @@ export interface CycleOptions {
   deviceNames?: DeviceNames;
   /** Keeps the tasks' files open within this budget (see kept-files.ts). */
   keep?: FileBudget;
+  /** Reads the tasks' network namespaces (see netns.ts). */
+  netns?: NetnsRegistry;
 }
 
 export interface CycleResult {
@@ -42,7 +45,7 @@ export async function readCycle(tasks: readonly CycleTask[], groups: ReadonlySet
   const deadline = opts.deadline ?? Infinity;
   const start = performance.now();
   const results = new Array<ReadResult | undefined>(tasks.length);
-  const readOptions: ReadOptions = { reader: opts.reader, deviceNames: opts.deviceNames, keep: opts.keep };
+  const readOptions: ReadOptions = { reader: opts.reader, deviceNames: opts.deviceNames, keep: opts.keep, netns: opts.netns };
   let sliceStart = start;
   let i = 0;
   for (; i < tasks.length; i++) {

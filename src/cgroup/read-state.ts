@@ -1,5 +1,6 @@
 import type { CpuSplit } from './cpu-split.ts';
 import type { KeptFiles } from './kept-files.ts';
+import type { NetnsRegistry } from './netns.ts';
 
 /**
  * Per-task memory between reads: files found absent while their directory existed (a kernel
@@ -16,6 +17,25 @@ export interface ReadState {
   hugetlbSizes?: string[];
   /** The task's files kept open between reads, once the engine's file budget admitted it. */
   kept?: KeptFiles;
+  /**
+   * Its network namespace, once found: `host` (no network series), or the namespace's inode,
+   * the /proc/<pid>/net directory read for it and the registry that decides its owner.
+   */
+  net?: 'host' | { ino: number; dir: string; registry: NetnsRegistry };
+  /** The task has ended: its files are closed, its namespace released (see endReadState). */
+  ended?: boolean;
+}
+
+/**
+ * The task has ended (final reading taken, or removed): its kept files close at once and its
+ * network namespace goes to the next task in it. Later reads (a collection still in flight)
+ * open/read/close and keep nothing.
+ */
+export function endReadState(state: ReadState): void {
+  if (state.ended) return;
+  state.ended = true;
+  state.kept?.retire();
+  if (state.net && state.net !== 'host') state.net.registry.release(state.net.ino, state);
 }
 
 export function newReadState(): ReadState {

@@ -3,12 +3,13 @@ import { CONTROLLERS } from './controllers/registry.ts';
 import { sysfsDeviceNames, type DeviceNames } from './devices.ts';
 import { FileReader } from './file-reader.ts';
 import type { FileBudget } from './kept-files.ts';
+import type { NetnsRegistry } from './netns.ts';
 import { newReadState, type ReadState } from './read-state.ts';
 import { Reading } from './reading.ts';
 import type { Controller } from './controllers/controller.ts';
 import type { MetricGroup, ReadResult, TaskCgroup, V1Stats, V2Stats } from './types.ts';
 
-export { newReadState, type ReadState } from './read-state.ts';
+export { endReadState, newReadState, type ReadState } from './read-state.ts';
 
 /** How readStats reaches the system; every field has a default for the host. */
 export interface ReadOptions {
@@ -21,6 +22,8 @@ export interface ReadOptions {
    * without kept files is admitted when the budget has room. Absent: open/read/close.
    */
   keep?: FileBudget;
+  /** Reads the tasks' network namespaces (see netns.ts); absent, the network group reads nothing. */
+  netns?: NetnsRegistry;
 }
 
 const defaultReader = new FileReader();
@@ -49,7 +52,7 @@ export function readStats(
   const r =
     options instanceof FileReader
       ? new Reading(options, state, hostDeviceNames)
-      : new Reading(options.reader ?? defaultReader, state, options.deviceNames ?? hostDeviceNames);
+      : new Reading(options.reader ?? defaultReader, state, options.deviceNames ?? hostDeviceNames, options.netns);
   let stats: V1Stats | V2Stats;
   if (cgroup.version === 1) {
     const s: V1Stats = { version: 1 };

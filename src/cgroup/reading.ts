@@ -1,9 +1,13 @@
 import * as fs from 'node:fs';
 import type { DeviceNames } from './devices.ts';
 import type { FileReader } from './file-reader.ts';
+import type { NetnsRegistry } from './netns.ts';
 import { finiteOrUndefined, parseFlatKeyed, parseLimit, parseSingleValue, pickFlatKeyed, type RangeSink } from './parse/file-formats.ts';
 import type { ReadState } from './read-state.ts';
 import type { ReadError } from './types.ts';
+
+/** The error code readFile() gives a FIFO, a device or a directory where a file should be. */
+const NOT_REGULAR = 'NOT_REGULAR';
 
 /**
  * One read of one cgroup, shared by the controller readers: reads and parses files, collects
@@ -21,6 +25,8 @@ export class Reading implements RangeSink {
     /** The task's memory between reads. */
     readonly state: ReadState,
     readonly deviceNames: DeviceNames,
+    /** Network namespaces: absent, no network is read (a copied tree's pids are not its processes). */
+    readonly netns?: NetnsRegistry,
   ) {}
 
   /** The file's text; undefined when it is absent, unreadable (an error) or the cgroup is gone. */
@@ -30,38 +36,14 @@ export class Reading implements RangeSink {
     // The name first: it is a literal, hashed once, where the fresh path would hash at every
     // read; keeping the paths per task instead would cost heap for every task.
     if (this.state.absentNames?.includes(name) && this.state.absent.has(file)) return undefined;
-    const kept = this.state.kept;
-    let fd = kept?.get(dir, name);
     try {
-      if (fd === undefined && kept?.room) {
-        const opened = this.reader.open(file);
-        // A FIFO or device planted in the tree is never kept (nor read): fstat once, at open.
-        let regular = false;
-        try {
-          regular = fs.fstatSync(opened).isFile();
-        } finally {
-          if (!regular) fs.closeSync(opened);
-        }
-        if (!regular) {
-          this.parseError(dir, name, 'not a regular file');
-          return undefined;
-        }
-        kept.keep(dir, name, opened);
-        fd = opened;
-      }
-      if (fd !== undefined) return this.reader.readFd(fd, file);
-      const t = this.reader.read(file);
-      // A FIFO or device planted in the tree reads as empty (O_NONBLOCK, no writer): report it
-      // instead of passing it on as an empty file. Only empty reads pay for the stat.
-      if (t === '' && !fs.statSync(file).isFile()) {
+      return this.readFile(dir, name, file);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+      if (code === NOT_REGULAR) {
         this.parseError(dir, name, 'not a regular file');
         return undefined;
       }
-      return t;
-    } catch (err) {
-      // A kept file that fails is closed: the next read opens it again, or finds it gone.
-      if (fd !== undefined) kept?.drop(dir, name);
-      const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
       if (code === 'ENOENT' || code === 'ENODEV') {
         // ENODEV: the file was open while its cgroup was removed. ENOENT: the file or the cgroup is gone.
         if (code === 'ENODEV' || !fs.existsSync(dir)) {
@@ -76,6 +58,52 @@ export class Reading implements RangeSink {
       }
       this.errors.push({ type: code, path: file, message: `cannot read ${file}: ${(err as Error).message}` });
       return undefined;
+    }
+  }
+
+  /**
+   * A file outside the cgroup (`/proc/<pid>/net/dev`), through the same kept files: its text, or
+   * undefined on any error (the process is gone and nothing kept it open). Never marks the cgroup gone.
+   */
+  procText(dir: string, name: string): string | undefined {
+    try {
+      return this.readFile(dir, name, `${dir}/${name}`);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Reads through the task's kept file (opened and kept at the first read while the budget has
+   * room), else by open/read/close. Throws the errno error; a kept file that fails is closed
+   * first, so that the next read opens it again or finds it gone.
+   */
+  private readFile(dir: string, name: string, file: string): string {
+    const kept = this.state.kept;
+    let fd = kept?.get(dir, name);
+    try {
+      if (fd === undefined && kept?.room) {
+        const opened = this.reader.open(file);
+        // A FIFO or device planted in the tree is never kept (nor read): fstat once, at open.
+        let regular = false;
+        try {
+          regular = fs.fstatSync(opened).isFile();
+        } finally {
+          if (!regular) fs.closeSync(opened);
+        }
+        if (!regular) throw Object.assign(new Error('not a regular file'), { code: NOT_REGULAR });
+        kept.keep(dir, name, opened);
+        fd = opened;
+      }
+      if (fd !== undefined) return this.reader.readFd(fd, file);
+      const t = this.reader.read(file);
+      // A FIFO or device planted in the tree reads as empty (O_NONBLOCK, no writer): report it
+      // instead of passing it on as an empty file. Only empty reads pay for the stat.
+      if (t === '' && !fs.statSync(file).isFile()) throw Object.assign(new Error('not a regular file'), { code: NOT_REGULAR });
+      return t;
+    } catch (err) {
+      if (fd !== undefined) kept?.drop(dir, name);
+      throw err;
     }
   }
 

@@ -10,10 +10,23 @@
  */
 
 /** Metric groups: each one names the files it needs; only enabled groups are read. */
-export type MetricGroup = 'cpu' | 'cpu.percpu' | 'memory' | 'disk' | 'pids' | 'hugetlb' | 'pressure' | 'uptime';
-export const ALL_GROUPS: readonly MetricGroup[] = ['cpu', 'cpu.percpu', 'memory', 'disk', 'pids', 'hugetlb', 'pressure', 'uptime'];
+export type MetricGroup = 'cpu' | 'cpu.percpu' | 'memory' | 'disk' | 'pids' | 'hugetlb' | 'pressure' | 'network' | 'uptime';
+export const ALL_GROUPS: readonly MetricGroup[] = ['cpu', 'cpu.percpu', 'memory', 'disk', 'pids', 'hugetlb', 'pressure', 'network', 'uptime'];
 /** cpu.percpu and hugetlb are off by default (cardinality, rarely used). */
-export const DEFAULT_GROUPS: readonly MetricGroup[] = ['cpu', 'memory', 'disk', 'pids', 'pressure', 'uptime'];
+export const DEFAULT_GROUPS: readonly MetricGroup[] = ['cpu', 'memory', 'disk', 'pids', 'pressure', 'network', 'uptime'];
+
+/** One interface of the task's network namespace, from /proc/<pid>/net/dev. */
+export interface NetworkInterfaceStats {
+  interface: string;
+  rxBytes: number;
+  rxPackets: number;
+  rxErrors: number;
+  rxDropped: number;
+  txBytes: number;
+  txPackets: number;
+  txErrors: number;
+  txDropped: number;
+}
 
 export interface PsiLine {
   avg10: number;
@@ -184,6 +197,8 @@ export interface V1Stats {
   hugetlb?: HugetlbStats[];
   /** From the task's cgroup2 directory on a hybrid host, when it has one. */
   pressure?: PressureStats;
+  /** The interfaces of its network namespace (not lo), when it has one of its own and owns it (see netns.ts). */
+  network?: NetworkInterfaceStats[];
 }
 
 export interface V2Stats {
@@ -194,6 +209,7 @@ export interface V2Stats {
   pids?: PidsStats;
   hugetlb?: HugetlbStats[];
   pressure?: PressureStats;
+  network?: NetworkInterfaceStats[];
 }
 
 export type CgroupStats = V1Stats | V2Stats;

@@ -1,5 +1,5 @@
 import type { Attributes } from '@opentelemetry/api';
-import type { CgroupStats, DiskDeviceStats, HugetlbStats, MetricGroup, PressureStats, V1Stats, V2Stats } from '../cgroup/types.ts';
+import type { CgroupStats, DiskDeviceStats, HugetlbStats, MetricGroup, NetworkInterfaceStats, PressureStats, V1Stats, V2Stats } from '../cgroup/types.ts';
 import type { SelfSnapshot } from './snapshot.ts';
 
 /**
@@ -69,6 +69,31 @@ function diskAttrs(d: DiskDeviceStats): { read: Attributes; write: Attributes } 
   }
   return a;
 }
+const netAttrCache = new Map<string, { receive: Attributes; transmit: Attributes }>();
+function netAttrs(i: NetworkInterfaceStats): { receive: Attributes; transmit: Attributes } {
+  let a = netAttrCache.get(i.interface);
+  if (!a) {
+    a = {
+      receive: { 'network.io.direction': 'receive', 'network.interface.name': i.interface },
+      transmit: { 'network.io.direction': 'transmit', 'network.interface.name': i.interface },
+    };
+    // Names inside containers repeat (eth0): a bounded cache, fresh objects beyond it.
+    if (netAttrCache.size < 1024) netAttrCache.set(i.interface, a);
+  }
+  return a;
+}
+type NetField = 'Bytes' | 'Packets' | 'Errors' | 'Dropped';
+function network(s: CgroupStats, emit: Emit, field: NetField): void {
+  for (const i of s.network ?? []) {
+    const a = netAttrs(i);
+    emit(i[`rx${field}`], a.receive);
+    emit(i[`tx${field}`], a.transmit);
+  }
+}
+const NET_SOURCE = {
+  v1: '`/proc/<pid>/net/dev` of a process of the task (kept open: the final reading survives its last process)',
+  v2: 'the same',
+};
 const hugeAttrCache = new Map<string, Attributes>();
 function hugeAttrs(h: HugetlbStats): Attributes {
   let a = hugeAttrCache.get(h.pageSize);
@@ -405,6 +430,51 @@ export const CATALOG: readonly MetricDefinition[] = [
     pointAttributes: ['disk.io.direction', 'system.device'],
     source: { v1: "`blkio.io_serviced_recursive` (or BFQ's), else the `throttle` twin", v2: '`io.stat` `rios`/`wios`' },
     read: (s, emit) => disk(s, emit, false),
+  },
+  {
+    name: 'container.network.io',
+    kind: 'counter',
+    unit: 'By',
+    valueType: 'int',
+    group: 'network',
+    description:
+      "Bytes received and transmitted by the task's network namespace, by interface (not lo; none in the host's namespace; one task per shared namespace)",
+    pointAttributes: ['network.io.direction', 'network.interface.name'],
+    source: NET_SOURCE,
+    read: (s, emit) => network(s, emit, 'Bytes'),
+  },
+  {
+    name: 'container.network.packets',
+    kind: 'counter',
+    unit: '{packet}',
+    valueType: 'int',
+    group: 'network',
+    description: "Packets received and transmitted by the task's network namespace, by interface",
+    pointAttributes: ['network.io.direction', 'network.interface.name'],
+    source: NET_SOURCE,
+    read: (s, emit) => network(s, emit, 'Packets'),
+  },
+  {
+    name: 'container.network.errors',
+    kind: 'counter',
+    unit: '{error}',
+    valueType: 'int',
+    group: 'network',
+    description: "Receive and transmit errors of the task's network namespace, by interface",
+    pointAttributes: ['network.io.direction', 'network.interface.name'],
+    source: NET_SOURCE,
+    read: (s, emit) => network(s, emit, 'Errors'),
+  },
+  {
+    name: 'container.network.dropped',
+    kind: 'counter',
+    unit: '{packet}',
+    valueType: 'int',
+    group: 'network',
+    description: "Packets dropped on receive and transmit in the task's network namespace, by interface",
+    pointAttributes: ['network.io.direction', 'network.interface.name'],
+    source: NET_SOURCE,
+    read: (s, emit) => network(s, emit, 'Dropped'),
   },
   {
     // docker_stats calls it container.pids.count; `_count` is reserved for histograms and summaries

@@ -3,8 +3,9 @@ import { performance } from 'node:perf_hooks';
 import type { DeviceNames } from '../cgroup/devices.ts';
 import type { CgroupMounts } from '../cgroup/mounts.ts';
 import { FileBudget, onCgroupFs, processFileBudget } from '../cgroup/kept-files.ts';
+import { hostNetns, type NetnsRegistry } from '../cgroup/netns.ts';
 import { readCycle } from '../cgroup/read-cycle.ts';
-import { readStats } from '../cgroup/read.ts';
+import { endReadState, readStats } from '../cgroup/read.ts';
 import { resolveCgroup } from '../cgroup/resolve.ts';
 import { metricGroups } from '../cgroup/metric-groups.ts';
 import { DEFAULT_GROUPS, type MetricGroup, type TaskCgroup } from '../cgroup/types.ts';
@@ -112,6 +113,7 @@ export class CgroupMetrics implements SnapshotSource {
   private readonly deviceNames: DeviceNames | undefined;
   /** The budget of kept files; absent when none are kept (maxOpenFiles 0, or not a cgroup file system). */
   private readonly keep: FileBudget | undefined;
+  private readonly netns: NetnsRegistry | undefined;
   private readonly registry = new TaskRegistry();
   private readonly finals: FinalReadings;
   private readonly errors = new ErrorCounts();
@@ -141,7 +143,7 @@ export class CgroupMetrics implements SnapshotSource {
       countError: (type) => this.errors.add(type),
       stop: (task) => {
         if (!this.registry.endTask(task, 'stopped')) return;
-        task.state.kept?.retire();
+        endReadState(task.state);
         this.finals.queueLastKnown(task);
       },
     });
@@ -150,7 +152,10 @@ export class CgroupMetrics implements SnapshotSource {
     if (maxOpen !== undefined && (!Number.isInteger(maxOpen) || maxOpen < 0))
       throw new ConfigError(`maxOpenFiles must be a non-negative integer, got ${maxOpen}`);
     // Default: the process's shared budget, on real cgroup file systems only (see onCgroupFs).
-    this.keep = maxOpen === undefined ? (onCgroupFs(this.mounts) ? processFileBudget() : undefined) : maxOpen > 0 ? new FileBudget(maxOpen) : undefined;
+    const real = onCgroupFs(this.mounts);
+    this.keep = maxOpen === undefined ? (real ? processFileBudget() : undefined) : maxOpen > 0 ? new FileBudget(maxOpen) : undefined;
+    // A copied tree's cgroup.procs name no processes of its own: network only on the real thing.
+    this.netns = real ? hostNetns() : undefined;
     const maxPerTick = options.youngMaxPerTick ?? 100;
     if (!Number.isInteger(maxPerTick) || maxPerTick < 1) throw new ConfigError(`youngMaxPerTick must be a positive integer, got ${maxPerTick}`);
     this.young = new YoungSampler<Task>({
@@ -251,7 +256,7 @@ export class CgroupMetrics implements SnapshotSource {
   /** Forgets a task without a final reading. Unknown tasks are ignored; returns whether one was removed. */
   remove(id: string, namespace = 'default'): boolean {
     const task = this.registry.end(namespace, id, 'removed');
-    task?.state.kept?.retire();
+    if (task) endReadState(task.state);
     return task !== undefined;
   }
 
@@ -335,7 +340,7 @@ export class CgroupMetrics implements SnapshotSource {
   /** One read of every registered task, by `deadline`; the run behind SharedCycle. */
   private async readLive(deadline: number): Promise<LiveReading[]> {
     const tasks = this.registry.list();
-    const cycle = await readCycle(tasks, this.groups, { deadline, sliceMs: this.sliceMs, deviceNames: this.deviceNames, keep: this.keep });
+    const cycle = await readCycle(tasks, this.groups, { deadline, sliceMs: this.sliceMs, deviceNames: this.deviceNames, keep: this.keep, netns: this.netns });
     this.lastCycleMs = cycle.durationMs;
     if (cycle.timedOut > 0) this.errors.add('timeout', cycle.timedOut);
     const live: LiveReading[] = [];
@@ -358,16 +363,16 @@ export class CgroupMetrics implements SnapshotSource {
    * vanished cgroup are left to the collections (counted once there, not at every young read).
    */
   private youngRead(task: Task): void {
-    const r = readStats(task.cgroup, this.groups, task.state, { deviceNames: this.deviceNames, keep: this.keep });
+    const r = readStats(task.cgroup, this.groups, task.state, { deviceNames: this.deviceNames, keep: this.keep, netns: this.netns });
     if (r.gone) task.state.kept?.release();
     else task.remember(r.stats, r.timeMs, 'young');
   }
 
   /** The final read of a stopped task: its cgroup now, else its last reading (young or periodic). */
   private finalRead(task: Task, gone: boolean): StopResult {
-    const r = gone ? undefined : readStats(task.cgroup, this.groups, task.state, { deviceNames: this.deviceNames, keep: this.keep });
+    const r = gone ? undefined : readStats(task.cgroup, this.groups, task.state, { deviceNames: this.deviceNames, keep: this.keep, netns: this.netns });
     // The task has ended: its files close at once (a removed cgroup's would keep it in kernel memory).
-    task.state.kept?.retire();
+    endReadState(task.state);
     if (!r || r.gone) return this.finals.queueLastKnown(task);
     for (const e of r.errors) this.errors.add(e.type);
     return this.finals.queueRead(task, r.stats, r.timeMs);

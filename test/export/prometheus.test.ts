@@ -50,6 +50,10 @@ const PROM_NAME: Record<string, string> = {
   'container.hugetlb.usage': 'container_hugetlb_usage_bytes',
   'container.hugetlb.fails': 'container_hugetlb_fails_total',
   'container.pressure.time': 'container_pressure_time_seconds_total',
+  'container.network.io': 'container_network_io_bytes_total',
+  'container.network.packets': 'container_network_packets_total',
+  'container.network.errors': 'container_network_errors_total',
+  'container.network.dropped': 'container_network_dropped_total',
   'container.uptime': 'container_uptime_seconds',
 };
 /** The same without unit suffixes (--no-unit-suffixes): the JS exporter's own names. */
@@ -72,12 +76,14 @@ const SELF_NAMES = [
   'cgroup_metrics_files_limit',
   'cgroup_metrics_tasks_read_path',
 ];
+/** Network comes from the tasks' processes (/proc/<pid>/net/dev), read on real cgroup file systems only: test/cgroup/network.test.ts. */
+const NETWORK = ['container.network.io', 'container.network.packets', 'container.network.errors', 'container.network.dropped'];
 /** What each fixture has data for (with every group on). */
 const ABSENT: Record<'v1' | 'v2', string[]> = {
   // cgroup v2 has no per-CPU usage.
-  v2: ['container.cpu.usage.percpu'],
+  v2: ['container.cpu.usage.percpu', ...NETWORK],
   // The v1 fixture: blkio says `Total 0` (idle devices are skipped), no hugetlb hierarchy, no cgroup2 twin for PSI.
-  v1: ['container.disk.io', 'container.disk.operations', 'container.hugetlb.usage', 'container.hugetlb.fails', 'container.pressure.time'],
+  v1: ['container.disk.io', 'container.disk.operations', 'container.hugetlb.usage', 'container.hugetlb.fails', 'container.pressure.time', ...NETWORK],
 };
 
 function readNumber(...p: string[]): number {

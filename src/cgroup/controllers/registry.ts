@@ -3,6 +3,7 @@ import { cpuController } from './cpu.ts';
 import { diskController } from './disk.ts';
 import { hugetlbController } from './hugetlb.ts';
 import { memoryController } from './memory.ts';
+import { networkController } from './network.ts';
 import { pidsController } from './pids.ts';
 import { pressureController } from './pressure.ts';
 
@@ -10,4 +11,12 @@ import { pressureController } from './pressure.ts';
  * Every controller reader, in the order they read and their groups appear in a reading. A new
  * controller is one module beside these and one entry here.
  */
-export const CONTROLLERS: readonly Controller[] = [cpuController, memoryController, diskController, pidsController, hugetlbController, pressureController];
+export const CONTROLLERS: readonly Controller[] = [
+  cpuController,
+  memoryController,
+  diskController,
+  pidsController,
+  hugetlbController,
+  pressureController,
+  networkController,
+];
