@@ -94,6 +94,30 @@ const NET_SOURCE = {
   v1: '`/proc/<pid>/net/dev` of a process of the task (kept open: the final reading survives its last process)',
   v2: 'the same',
 };
+/** The four network rows: one shape, by the net/dev field they carry. */
+const NETWORK_ROWS: MetricDefinition[] = (
+  [
+    [
+      'container.network.io',
+      'By',
+      'Bytes',
+      "Bytes received and transmitted by the task's network namespace, by interface (not lo; none in the host's namespace; one task per shared namespace)",
+    ],
+    ['container.network.packets', '{packet}', 'Packets', "Packets received and transmitted by the task's network namespace, by interface"],
+    ['container.network.errors', '{error}', 'Errors', "Receive and transmit errors of the task's network namespace, by interface"],
+    ['container.network.dropped', '{packet}', 'Dropped', "Packets dropped on receive and transmit in the task's network namespace, by interface"],
+  ] as const
+).map(([name, unit, field, description]) => ({
+  name,
+  kind: 'counter',
+  unit,
+  valueType: 'int',
+  group: 'network',
+  description,
+  pointAttributes: ['network.io.direction', 'network.interface.name'],
+  source: NET_SOURCE,
+  read: (s: CgroupStats, emit: Emit) => network(s, emit, field),
+}));
 const hugeAttrCache = new Map<string, Attributes>();
 function hugeAttrs(h: HugetlbStats): Attributes {
   let a = hugeAttrCache.get(h.pageSize);
@@ -431,51 +455,7 @@ export const CATALOG: readonly MetricDefinition[] = [
     source: { v1: "`blkio.io_serviced_recursive` (or BFQ's), else the `throttle` twin", v2: '`io.stat` `rios`/`wios`' },
     read: (s, emit) => disk(s, emit, false),
   },
-  {
-    name: 'container.network.io',
-    kind: 'counter',
-    unit: 'By',
-    valueType: 'int',
-    group: 'network',
-    description:
-      "Bytes received and transmitted by the task's network namespace, by interface (not lo; none in the host's namespace; one task per shared namespace)",
-    pointAttributes: ['network.io.direction', 'network.interface.name'],
-    source: NET_SOURCE,
-    read: (s, emit) => network(s, emit, 'Bytes'),
-  },
-  {
-    name: 'container.network.packets',
-    kind: 'counter',
-    unit: '{packet}',
-    valueType: 'int',
-    group: 'network',
-    description: "Packets received and transmitted by the task's network namespace, by interface",
-    pointAttributes: ['network.io.direction', 'network.interface.name'],
-    source: NET_SOURCE,
-    read: (s, emit) => network(s, emit, 'Packets'),
-  },
-  {
-    name: 'container.network.errors',
-    kind: 'counter',
-    unit: '{error}',
-    valueType: 'int',
-    group: 'network',
-    description: "Receive and transmit errors of the task's network namespace, by interface",
-    pointAttributes: ['network.io.direction', 'network.interface.name'],
-    source: NET_SOURCE,
-    read: (s, emit) => network(s, emit, 'Errors'),
-  },
-  {
-    name: 'container.network.dropped',
-    kind: 'counter',
-    unit: '{packet}',
-    valueType: 'int',
-    group: 'network',
-    description: "Packets dropped on receive and transmit in the task's network namespace, by interface",
-    pointAttributes: ['network.io.direction', 'network.interface.name'],
-    source: NET_SOURCE,
-    read: (s, emit) => network(s, emit, 'Dropped'),
-  },
+  ...NETWORK_ROWS,
   {
     // docker_stats calls it container.pids.count; `_count` is reserved for histograms and summaries
     // in Prometheus (promtool refuses container_pids_count on a gauge), so the kernel's word.
