@@ -18,10 +18,10 @@ export interface ReadState {
   /** The task's files kept open between reads, once the engine's file budget admitted it. */
   kept?: KeptFiles;
   /**
-   * Its network namespace, once found: `host` (no network series), or the namespace's inode,
-   * the /proc/<pid>/net directory read for it and the registry that decides its owner.
+   * Its network namespace, once found: the host's since `hostSince` (no network series), or the
+   * namespace's inode, the /proc/<pid>/net directory read for it and the registry that decides its owner.
    */
-  net?: 'host' | { ino: number; dir: string; registry: NetnsRegistry };
+  net?: { hostSince: number } | { ino: number; dir: string; registry: NetnsRegistry };
   /** The task has ended: its files are closed, its namespace released (see endReadState). */
   ended?: boolean;
 }
@@ -35,7 +35,7 @@ export function endReadState(state: ReadState): void {
   if (state.ended) return;
   state.ended = true;
   state.kept?.retire();
-  if (state.net && state.net !== 'host') state.net.registry.release(state.net.ino, state);
+  if (state.net && 'ino' in state.net) state.net.registry.release(state.net.ino, state);
 }
 
 export function newReadState(): ReadState {

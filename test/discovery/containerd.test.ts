@@ -10,6 +10,7 @@
  * (`ctr -n ocm-…`), and everything started here is torn down in after().
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -123,6 +124,14 @@ async function settle(count: () => Promise<number>, target: number, quietMs: num
 }
 
 /** The mount point of a v1 controller's hierarchy (or the cgroup2 mount on a v2 host). */
+/** One interface's transmit counters from the kernel's net/dev, split here (not by the parser under test). */
+function parseNetDevLine(text: string, iface: string): { txPackets: number; txBytes: number } {
+  const line = text.split('\n').find((l) => l.trim().startsWith(`${iface}:`));
+  assert.ok(line, `${iface} in net/dev`);
+  const f = (line.split(':')[1] as string).trim().split(/\s+/).map(Number);
+  return { txBytes: f[8] as number, txPackets: f[9] as number };
+}
+
 function ctrdCgroup(controller: string): string {
   const m = hostCgroupMounts();
   return (m.v1.get(controller) ?? m.v2)?.mountPoint ?? '/sys/fs/cgroup';
@@ -333,6 +342,89 @@ describe('discovery with a real containerd', { timeout: 420_000 }, () => {
       await ctrd.ctr(['-n', ns, 'task', 'delete', '-f', id]);
       await ctrd.ctr(['-n', ns, 'container', 'rm', id]);
     }
+  });
+
+  it('network: a container with a veth pair in its namespace sends datagrams and exits; its final reading (scraped after the exit) has them; a --net-host container has no network series', {
+    timeout: 120_000,
+  }, async () => {
+    const ns = `ocm-net-${suffix}`;
+    const hostIf = `ocmv${suffix.slice(0, 6)}`;
+    const inIf = `ocmi${suffix.slice(0, 6)}`;
+    const port = await freePort();
+    const agent = new AgentProcess(['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port), '--groups', 'cpu,network', '-v']);
+    stopLater.push(() => agent.stop());
+    const agentUrl = await agent.prometheusUrl();
+    // Both wait for a file the test writes into the shared rootfs, then exit.
+    const go = path.join(rootfs.root, `go-${suffix}`);
+    const waitGo = `while [ ! -e /go-${suffix} ]; do sleep 0.05; done`;
+    await ctrd.ctrOk(['-n', ns, 'run', '-d', '--rootfs', rootfs.root, 'own', '/bin/sh', '-c', waitGo]);
+    await ctrd.ctrOk(['-n', ns, 'run', '-d', '--net-host', '--rootfs', rootfs.root, 'hostnet', '/bin/sh', '-c', waitGo]);
+    stopLater.push(async () => {
+      for (const id of ['own', 'hostnet']) {
+        await ctrd.ctr(['-n', ns, 'task', 'kill', '-s', 'SIGKILL', id]);
+        await ctrd.ctr(['-n', ns, 'task', 'delete', '-f', id]);
+        await ctrd.ctr(['-n', ns, 'container', 'rm', id]);
+      }
+      fs.rmSync(go, { force: true });
+    });
+    const pidOf = async (id: string): Promise<number> => {
+      const line = (await ctrd.ctrOk(['-n', ns, 'task', 'ls'])).split('\n').find((l) => l.startsWith(`${id} `));
+      return Number(line?.trim().split(/\s+/)[1]);
+    };
+    const pid = await pidOf('own');
+    assert.ok(pid > 0, 'the container runs');
+    execFileSync('ip', ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', inIf]);
+    stopLater.push(async () => {
+      try {
+        execFileSync('ip', ['link', 'del', hostIf], { stdio: 'ignore' });
+      } catch {
+        // gone with the namespace
+      }
+    });
+    execFileSync('ip', ['link', 'set', inIf, 'netns', String(pid)]);
+    execFileSync('ip', ['addr', 'add', '10.231.78.1/30', 'dev', hostIf]);
+    execFileSync('ip', ['link', 'set', hostIf, 'up']);
+    execFileSync('nsenter', [`--net=/proc/${pid}/ns/net`, 'sh', '-c', `ip addr add 10.231.78.2/30 dev ${inIf} && ip link set ${inIf} up`]);
+    const series = (page: string, id: string) => parseExposition(page).filter((x) => x.labels.container_namespace === ns && x.labels.container_id === id);
+    // Seen live by the agent (its veth end), before any traffic.
+    for (let t = Date.now(); ; await sleep(200)) {
+      const own = series((await httpGet(agentUrl)).body, 'own');
+      if (own.some((x) => x.name === 'container_network_packets_total' && x.labels.network_interface_name === inIf)) break;
+      if (Date.now() - t > 20_000) assert.fail(`no network series of ${ns}/own: ${JSON.stringify(own.map((x) => x.name))}`);
+    }
+    const N = 80;
+    execFileSync('nsenter', [
+      `--net=/proc/${pid}/ns/net`,
+      process.execPath,
+      '-e',
+      `const d=require('dgram').createSocket('udp4');let n=0;const f=()=>d.send(Buffer.alloc(300),9,'10.231.78.1',()=>{if(++n<${N})f();else d.close()});f()`,
+    ]);
+    const kernel = parseNetDevLine(fs.readFileSync(`/proc/${pid}/net/dev`, 'latin1'), inIf);
+    assert.ok(kernel.txPackets >= N, `the kernel counted ${kernel.txPackets} packets sent`);
+    // No scrape between the traffic and the exit: only the final reading can carry it.
+    fs.writeFileSync(go, '');
+    const stopped = (await agent.waitForStderr(new RegExp(`task ${ns}/own stopped \\((\\w+)\\): final reading (\\S+)`), 20_000))[0];
+    const page = (await httpGet(agentUrl)).body;
+    const tx = series(page, 'own').find(
+      (x) => x.name === 'container_network_packets_total' && x.labels.network_io_direction === 'transmit' && x.labels.network_interface_name === inIf,
+    );
+    const txBytes = series(page, 'own').find(
+      (x) => x.name === 'container_network_io_bytes_total' && x.labels.network_io_direction === 'transmit' && x.labels.network_interface_name === inIf,
+    );
+    console.log(
+      `network: kernel ${kernel.txPackets} packets / ${kernel.txBytes} B sent before the exit; the final reading (${stopped}): ${tx?.value} packets / ${txBytes?.value} B`,
+    );
+    assert.ok(
+      tx && tx.value >= kernel.txPackets && tx.value <= kernel.txPackets + 20,
+      `final transmit packets ${tx?.value}, the kernel said ${kernel.txPackets}`,
+    );
+    assert.ok(txBytes && txBytes.value >= kernel.txBytes, `final transmit bytes ${txBytes?.value} >= ${kernel.txBytes}`);
+    assert.ok(!series(page, 'own').some((x) => x.labels.network_interface_name === 'lo'), 'lo is never exported');
+    const hostnet = series(page, 'hostnet');
+    assert.ok(
+      hostnet.length === 0 || !hostnet.some((x) => x.name.startsWith('container_network_')),
+      `--net-host: no network series (${[...new Set(hostnet.map((x) => x.name))].join(', ')})`,
+    );
   });
 
   it('churns containers for two minutes without leaking watches, tasks, series or memory', { timeout: 240_000 }, async () => {

@@ -25,10 +25,19 @@ export const networkController: Controller = {
   },
 };
 
+/** How long a task seen in the host's namespace is looked at again: runtimes move it into its own in this time. */
+const HOST_SETTLE_MS = 10_000;
+
 function readNetwork(r: Reading, cgroupDir: string, s: V1Stats | V2Stats): void {
   const registry = r.netns;
-  if (!registry || r.state.net === 'host') return;
+  if (!registry) return;
   let net = r.state.net;
+  if (net && 'hostSince' in net) {
+    // A runtime puts its init process into the cgroup before it enters the container's own
+    // namespace: a task seen in the host's namespace is looked at again for its first seconds.
+    if (Date.now() - net.hostSince > HOST_SETTLE_MS) return;
+    net = undefined;
+  }
   let text = net ? r.procText(net.dir, 'dev') : undefined;
   if (text === undefined) {
     // Not found yet, or its process is gone and nothing kept the file open: one of the
@@ -39,7 +48,8 @@ function readNetwork(r: Reading, cgroupDir: string, s: V1Stats | V2Stats): void 
     const ino = inodeOf(`${registry.procRoot}/${pid}/ns/net`);
     if (ino === undefined) return;
     if (ino === registry.host) {
-      r.state.net = 'host';
+      const prev = r.state.net;
+      r.state.net = { hostSince: prev && 'hostSince' in prev ? prev.hostSince : Date.now() };
       return;
     }
     net = { ino, dir: `${registry.procRoot}/${pid}/net`, registry };
