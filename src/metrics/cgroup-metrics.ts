@@ -262,7 +262,7 @@ export class CgroupMetrics implements SnapshotSource {
 
   /** A MetricProducer for one reader (`metricProducers: [cgroups.producer()]`). */
   producer(options: ProducerOptions = {}): CgroupMetricProducer {
-    return new CgroupMetricProducer(this, options);
+    return new CgroupMetricProducer(this, { sliceMs: this.sliceMs, ...options });
   }
 
   /** The catalog's observable instruments on `meter`, fed by one batch callback. */

@@ -15,7 +15,7 @@ import { emptyResource } from '@opentelemetry/resources';
 import { ConfigError } from '../errors.ts';
 import { SELF_CATALOG, type MetricKind } from './catalog.ts';
 import { recordDelivery } from './deliveries.ts';
-import { visitPoints } from './points.ts';
+import { visitPointsSliced } from './points.ts';
 import { SCOPE } from './scope.ts';
 import type { DeliveryReceipt, FinalReading, SelfSnapshot, Snapshot, TaskView } from './snapshot.ts';
 import type { SnapshotConsumer, SnapshotSource } from './snapshot-source.ts';
@@ -41,6 +41,8 @@ export interface ProducerOptions {
    * producer's every collection (bounded by maxPendingFinalReadings, like the queue).
    */
   acknowledge?: 'auto' | 'manual';
+  /** Longest run of point building before yielding to the event loop. Default 5 ms. */
+  sliceMs?: number;
 }
 
 const INSTRUMENT_TYPE: Record<MetricKind, InstrumentType> = {
@@ -105,6 +107,7 @@ export class CgroupMetricProducer implements MetricProducer {
   private deltas: SeenSeries = new Map();
   private closed = false;
   private readonly finalHoldMs: number;
+  private readonly sliceMs: number;
   /** Final readings already delivered, shown again until their hold expires (finalHoldMs). */
   private held: Array<{ final: FinalReading; untilMs: number }> = [];
   private readonly manual: boolean;
@@ -118,6 +121,7 @@ export class CgroupMetricProducer implements MetricProducer {
     this.consumer = source.openConsumer({ acknowledge: ack });
     this.definitions = source.definitions;
     this.finalHoldMs = options.finalHoldMs ?? 0;
+    this.sliceMs = options.sliceMs ?? 5;
     const t = options.temporality;
     const select = (type: InstrumentType): AggregationTemporality =>
       t === undefined
@@ -134,7 +138,16 @@ export class CgroupMetricProducer implements MetricProducer {
     };
   }
 
-  async collect(options?: MetricCollectOptions): Promise<CollectionResult> {
+  /** The collection in progress: collections of one producer build one after another (they share its delta state). */
+  private building: Promise<unknown> = Promise.resolve();
+
+  collect(options?: MetricCollectOptions): Promise<CollectionResult> {
+    const run = this.building.then(() => this.collectOnce(options));
+    this.building = run.catch(() => undefined);
+    return run;
+  }
+
+  private async collectOnce(options?: MetricCollectOptions): Promise<CollectionResult> {
     if (this.closed) return { resourceMetrics: { resource: emptyResource(), scopeMetrics: [] }, errors: [] };
     const fresh = await this.consumer.snapshot(options?.timeoutMillis);
     if (this.manual) recordDelivery(this, fresh.delivery);
@@ -143,13 +156,18 @@ export class CgroupMetricProducer implements MetricProducer {
     const defs = this.definitions;
     const points: Array<Array<DataPoint<number>>> = defs.map(() => []);
     const seen: SeenSeries = new Map();
-    visitPoints(defs, snap, (i, value, attributes, task, timeMs, pointAttributes) => {
-      const def = defs[i];
-      if (!def) return;
-      (points[i] as Array<DataPoint<number>>).push(
-        this.point(seen, def.kind, i, pointAttributes, task.incarnation, task, value, attributes, timeMs, task.startTimeMs),
-      );
-    });
+    await visitPointsSliced(
+      defs,
+      snap,
+      (i, value, attributes, task, timeMs, pointAttributes) => {
+        const def = defs[i];
+        if (!def) return;
+        (points[i] as Array<DataPoint<number>>).push(
+          this.point(seen, def.kind, i, pointAttributes, task.incarnation, task, value, attributes, timeMs, task.startTimeMs),
+        );
+      },
+      this.sliceMs,
+    );
     const metrics: MetricData[] = [];
     defs.forEach((def, i) => {
       const dp = points[i] as Array<DataPoint<number>>;
