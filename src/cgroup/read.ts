@@ -49,6 +49,7 @@ export function readStats(
 ): ReadResult {
   const timeMs = Date.now();
   if (!(options instanceof FileReader) && options.keep && state.kept === undefined) state.kept = options.keep.admit();
+  state.kept?.rewind();
   const r =
     options instanceof FileReader
       ? new Reading(options, state, hostDeviceNames)

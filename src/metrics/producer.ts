@@ -143,7 +143,11 @@ export class CgroupMetricProducer implements MetricProducer {
 
   collect(options?: MetricCollectOptions): Promise<CollectionResult> {
     const run = this.building.then(() => this.collectOnce(options));
-    this.building = run.catch(() => undefined);
+    // Settled to undefined either way: the chain must not hold the last collection's points.
+    this.building = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 
