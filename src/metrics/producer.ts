@@ -1,4 +1,4 @@
-import { ValueType, type Attributes } from '@opentelemetry/api';
+import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
 import {
   AggregationTemporality,
@@ -257,9 +257,9 @@ export class CgroupMetricProducer implements MetricProducer {
     timeMs: number,
     startMs: number,
   ): DataPoint<number> {
-    const end = millisToHrTime(timeMs);
+    const end = this.hrTime(timeMs);
     if (kind === 'gauge') return { startTime: end, endTime: end, attributes, value };
-    if (this.temporality[kind] !== AggregationTemporality.DELTA) return { startTime: millisToHrTime(startMs), endTime: end, attributes, value };
+    if (this.temporality[kind] !== AggregationTemporality.DELTA) return { startTime: this.hrStart(startMs), endTime: end, attributes, value };
     const before = this.deltas.get(incarnation);
     const isFinal = this.finalNow.has(incarnation);
     let next = seen.get(incarnation);
@@ -273,7 +273,23 @@ export class CgroupMetricProducer implements MetricProducer {
     next.values.set(series, { value, timeMs });
     return prev
       ? { startTime: millisToHrTime(prev.timeMs), endTime: end, attributes, value: value - prev.value }
-      : { startTime: millisToHrTime(startMs), endTime: end, attributes, value };
+      : { startTime: this.hrStart(startMs), endTime: end, attributes, value };
+  }
+
+  // One HrTime array per reading and per start time, shared by its points (nobody writes to
+  // them): a point then allocates itself alone, and the young generation that a collection of
+  // 1000 tasks fills (and a scavenge copies, pausing the loop) is about half as large.
+  private lastEnd: { ms: number; hr: HrTime } = { ms: Number.NaN, hr: [0, 0] };
+  private lastStart: { ms: number; hr: HrTime } = { ms: Number.NaN, hr: [0, 0] };
+
+  private hrTime(ms: number): HrTime {
+    if (this.lastEnd.ms !== ms) this.lastEnd = { ms, hr: millisToHrTime(ms) };
+    return this.lastEnd.hr;
+  }
+
+  private hrStart(ms: number): HrTime {
+    if (this.lastStart.ms !== ms) this.lastStart = { ms, hr: millisToHrTime(ms) };
+    return this.lastStart.hr;
   }
 
   private metric(
