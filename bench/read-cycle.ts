@@ -20,7 +20,16 @@
  *       other processes hits both alike; the target compares their medians;
  *   (c) the main thread's longest event-loop delay during a cycle (monitorEventLoopDelay at
  *       resolution 1 and a 1 ms setInterval ticker; the larger is reported);
- *   (d) for reference, fs.promises.readFile of every traced file, then the same parsing (one run).
+ *   (d) for reference, fs.promises.readFile of every traced file, then the same parsing (one run);
+ *   (e) the kept-files read cycle (issue 12): readCycle with `keep: new FileBudget(large)` over
+ *       the same cgroups with fresh ReadStates, warmed, and the C floor for it (read-files.c
+ *       `kept`: every file opened once, then a pread at offset 0 per file and pass). All four
+ *       (a), (e), C open/read/close and C pread run in the same rounds, their order rotating;
+ *       the targets are the medians of the per-round ratios (e)/(b) ≤ 0.4 and (e)/C-pread ≤ 1.4.
+ *       Also: file descriptors per task (/proc/self/fd before and after the kept warm-up) and
+ *       the event-loop delay of kept cycles. RLIMIT_NOFILE is raised where the process may (prlimit,
+ *       CAP_SYS_RESOURCE); where 1000 tasks' files do not fit beside the C program's, the kept cycle
+ *       and its floors read as many tasks as fit (256 fds left over), every ratio over the same files.
  * Prints a table and writes bench/results/read-cycle.json.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -31,11 +40,13 @@ import * as path from 'node:path';
 import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { FileReader } from '../src/cgroup/file-reader.ts';
+import { FileBudget } from '../src/cgroup/kept-files.ts';
 import { hostCgroupMounts } from '../src/cgroup/mounts.ts';
 import { readCycle, type CycleTask } from '../src/cgroup/read-cycle.ts';
 import { newReadState, readStats } from '../src/cgroup/read.ts';
 import { resolveCgroup } from '../src/cgroup/resolve.ts';
 import { DEFAULT_GROUPS, type MetricGroup } from '../src/cgroup/types.ts';
+import { countFds, fdLimit, raiseFdLimit } from './lib/fds.ts';
 import { MapReader, TracingReader } from './lib/readers.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -56,6 +67,8 @@ const C_REPS = 15;
 const DELAY_CYCLES = 10;
 const CYCLE_TARGET = 1.3;
 const DELAY_TARGET_MS = 20;
+const KEPT_VS_C_TARGET = 0.4;
+const KEPT_VS_C_KEPT_TARGET = 1.4;
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 const median = (xs: number[]): number => {
@@ -82,6 +95,9 @@ for (const c of CONTROLLERS) if (!mounts.v1.has(c)) fail(`needs the v1 ${c} hier
 if (!mounts.v2) fail('needs the cgroup2 mount (hybrid layout: /sys/fs/cgroup/unified) so that pressure is read');
 const hierRoots = [...CONTROLLERS.map((c) => mounts.v1.get(c)?.mountPoint as string), mounts.v2.mountPoint];
 const PARENT = `ocm-bench-run-${randomBytes(4).toString('hex')}`;
+// Kept files: 1000 tasks × ~20 files in this process, and as many again in the C program.
+const FD_LIMIT_BEFORE = fdLimit();
+const FD_LIMIT = raiseFdLimit(1 << 20);
 
 const made: Array<{ dir: string; root: string }> = [];
 const sleepers: ChildProcess[] = [];
@@ -264,6 +280,32 @@ async function main(): Promise<void> {
   const sample = tasks.find((_, i) => i === 0);
   const sampleStats = sample ? readStats(sample.cgroup, groups, sample.state).stats : undefined;
 
+  // (e) The same cgroups read with kept files: fresh ReadStates, a budget far above 1000 tasks.
+  // Every file of N_KEPT tasks stays open in this process (and in the C program): as many tasks
+  // as RLIMIT_NOFILE allows, with 256 left over, up to all of them.
+  const fdsBase = countFds();
+  const nKept = Math.min(tasks.length, Math.floor((FD_LIMIT - fdsBase - 256) / perTask));
+  const keep = new FileBudget(1 << 22);
+  const keptTasks: CycleTask[] = tasks.slice(0, nKept).map((t) => ({ cgroup: t.cgroup, state: newReadState() }));
+  // The files of those tasks, for the C floors of the kept cycle.
+  const tracedKept = new TracingReader();
+  await readCycle(tasks.slice(0, nKept), groups, { reader: tracedKept });
+  const traceKept = tracedKept.paths;
+  const keptFiles = traceKept.length;
+  const fdsBefore = countFds();
+  for (let i = 0; i < 3; i++) {
+    const r = await readCycle(keptTasks, groups, { keep });
+    if (r.timedOut || cycleErrors(r.results))
+      throw new Error(
+        `kept warm-up cycle ${i}: ${r.timedOut} timed out, ${cycleErrors(r.results)} tasks with errors: ${JSON.stringify(r.results.find((x) => x?.errors.length)?.errors.slice(0, 3))}`,
+      );
+  }
+  const fdsAfter = countFds();
+  const keptNow = keptTasks.filter((t) => (t.state.kept?.size ?? 0) > 0).length;
+  if (keptNow !== keptTasks.length) throw new Error(`only ${keptNow} of ${keptTasks.length} tasks keep their files`);
+  const fdsPerTask = (fdsAfter - fdsBefore) / keptTasks.length;
+  const keptOpen = keep.open;
+
   // (a) + (b), interleaved round by round so that load from other processes on the machine
   // hits both alike: one warm readCycle, then one pass of the C program over the traced list
   // (alternating which goes first). The C program is compiled once; its timing is internal
@@ -271,41 +313,74 @@ async function main(): Promise<void> {
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocm-bench-c-'));
   const listFile = path.join(tmpDir, 'files.txt');
   fs.writeFileSync(listFile, `${trace.join('\n')}\n`);
+  const keptListFile = path.join(tmpDir, 'kept-files.txt');
+  fs.writeFileSync(keptListFile, `${traceKept.join('\n')}\n`);
   const exe = path.join(tmpDir, 'read-files');
   execFileSync('cc', ['-O2', '-o', exe, C_SOURCE], { stdio: 'inherit' });
   let cInfo = { files: 0, failed: 0, bytes: 0 };
-  const runC = (reps: number): number[] => {
-    const out = JSON.parse(execFileSync(exe, [listFile, String(reps)], { encoding: 'utf8' })) as { files: number; failed: number; bytes: number; ns: number[] };
-    if (out.files !== files) throw new Error(`C read ${out.files} paths, the trace has ${files}`);
-    if (out.failed !== 0) throw new Error(`C could not read ${out.failed} of the traced files`);
-    cInfo = { files: out.files, failed: out.failed, bytes: out.bytes };
+  /** One C run: `subset` reads the kept tasks' files only, `kept` preads them kept open. */
+  const runC = (reps: number, kept = false, subset = kept): number[] => {
+    const list = subset ? keptListFile : listFile;
+    const want = subset ? keptFiles : files;
+    const out = JSON.parse(execFileSync(exe, [list, String(reps), ...(kept ? ['kept'] : [])], { encoding: 'utf8' })) as {
+      files: number;
+      failed: number;
+      bytes: number;
+      ns: number[];
+    };
+    if (out.files !== want) throw new Error(`C read ${out.files} paths, the trace has ${want}`);
+    if (out.failed !== 0) throw new Error(`C could not read ${out.failed} of the traced files${kept ? ' (kept)' : ''}`);
+    if (!subset) cInfo = { files: out.files, failed: out.failed, bytes: out.bytes };
     return out.ns.map((n) => n / 1e6);
   };
   runC(1); // warm
+  runC(1, true);
   const cycleMs: number[] = [];
   const cMs: number[] = [];
+  const keptMs: number[] = [];
+  const cKeptMs: number[] = [];
+  const cSubsetMs: number[] = [];
   const roundRatios: number[] = [];
+  const keptVsCRatios: number[] = [];
+  const keptVsCKeptRatios: number[] = [];
+  const keptVsCycleRatios: number[] = [];
   for (let i = 0; i < N_CYCLES; i++) {
-    const js = async (): Promise<number> => {
+    const js = async (list: CycleTask[], opts: { keep?: FileBudget }): Promise<number> => {
       gc();
-      const r = await readCycle(tasks, groups);
+      const r = await readCycle(list, groups, opts);
       if (r.timedOut || cycleErrors(r.results)) throw new Error(`cycle ${i}: ${r.timedOut} timed out, ${cycleErrors(r.results)} tasks with errors`);
       return r.durationMs;
     };
-    let j: number, c: number;
-    if (i % 2 === 0) {
-      j = await js();
-      c = runC(1)[0] as number;
-    } else {
-      c = runC(1)[0] as number;
-      j = await js();
+    // Four measures a round (five when not every task can keep its files: C open/read/close
+    // over the kept tasks' files too), in an order that rotates round by round.
+    const got: number[] = [0, 0, 0, 0, 0];
+    const steps: Array<() => Promise<number> | number> = [
+      () => js(tasks, {}),
+      () => runC(1)[0] as number,
+      () => js(keptTasks, { keep }),
+      () => runC(1, true)[0] as number,
+      ...(nKept < tasks.length ? [() => runC(1, false, true)[0] as number] : []),
+    ];
+    for (let k = 0; k < steps.length; k++) {
+      const which = (i + k) % steps.length;
+      got[which] = await (steps[which] as () => Promise<number> | number)();
     }
+    const [j, c, jk, ck] = got as [number, number, number, number];
+    const cs = nKept < tasks.length ? (got[4] as number) : c;
+    const scale = tasks.length / nKept; // the JS open/read/close cycle is over every task
     cycleMs.push(j);
     cMs.push(c);
+    keptMs.push(jk);
+    cKeptMs.push(ck);
+    cSubsetMs.push(cs);
     roundRatios.push(j / c);
+    keptVsCRatios.push(jk / cs);
+    keptVsCKeptRatios.push(jk / ck);
+    keptVsCycleRatios.push((jk * scale) / j);
   }
   // A few more C passes back to back, for its own spread.
   const cBurst = runC(C_REPS);
+  const cKeptBurst = runC(C_REPS, true);
 
   // (a') the same sync reads, no parsing: FileReader over the trace, straight.
   const reader = new FileReader();
@@ -346,6 +421,43 @@ async function main(): Promise<void> {
   }
   const delays = delayReports.map((d) => d.maxMs);
   const worst = delayReports[delays.indexOf(Math.max(...delays))] as DelayReport;
+  const keptDelayReports: DelayReport[] = [];
+  for (let i = 0; i < DELAY_CYCLES; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 20));
+    const p = probeDelay();
+    await readCycle(keptTasks, groups, { keep });
+    await new Promise((r) => setImmediate(r));
+    keptDelayReports.push(p.stop());
+  }
+  const keptDelays = keptDelayReports.map((d) => d.maxMs);
+
+  // (e') Node's own floor for kept files: the kept tasks' files closed, the same files opened
+  // into a plain array and read with FileReader.readFd (a positional readSync into the reused
+  // buffer and its latin1 string), nothing parsed; rounds alternate with the C pread pass.
+  for (const t of keptTasks) t.state.kept?.retire();
+  const keptFds = traceKept.map((f) => reader.open(f));
+  const nodeKeptMs: number[] = [];
+  const nodeKeptVsC: number[] = [];
+  for (let i = 0; i < N_CYCLES; i++) {
+    const node = (): number => {
+      gc();
+      const t0 = performance.now();
+      for (let k = 0; k < keptFds.length; k++) reader.readFd(keptFds[k] as number, traceKept[k] as string);
+      return performance.now() - t0;
+    };
+    let n: number, c: number;
+    if (i % 2 === 0) {
+      n = node();
+      c = runC(1, true)[0] as number;
+    } else {
+      c = runC(1, true)[0] as number;
+      n = node();
+    }
+    nodeKeptMs.push(n);
+    nodeKeptVsC.push(n / c);
+  }
+  for (const fd of keptFds) fs.closeSync(fd);
 
   // (d) reference: fs.promises.readFile per file (sequential), then the same parsing.
   gc();
@@ -366,6 +478,7 @@ async function main(): Promise<void> {
   const ratioRounds = median(roundRatios);
   const maxDelay = Math.max(...delays);
   const us = (ms: number): string => ((ms * 1000) / files).toFixed(2);
+  const usK = (ms: number): string => ((ms * 1000) / keptFiles).toFixed(2);
   const rows: string[][] = [
     ['measure', 'median ms', 'best ms', 'µs/file (median)'],
     [`(a) readCycle, warm (${N_CYCLES} rounds)`, cycleMed.toFixed(1), best(cycleMs).toFixed(1), us(cycleMed)],
@@ -373,6 +486,13 @@ async function main(): Promise<void> {
     ['    parse only (texts from memory)', median(parseOnlyMs).toFixed(1), best(parseOnlyMs).toFixed(1), us(median(parseOnlyMs))],
     [`(b) C floor, cc -O2 (same ${N_CYCLES} rounds)`, cMed.toFixed(1), best(cMs).toFixed(1), us(cMed)],
     [`    C, ${C_REPS} passes back to back`, median(cBurst).toFixed(1), best(cBurst).toFixed(1), us(median(cBurst))],
+    [`(e) readCycle, kept files, ${nKept} tasks (same rounds)`, median(keptMs).toFixed(1), best(keptMs).toFixed(1), usK(median(keptMs))],
+    ...(nKept < tasks.length
+      ? [[`    C open/read/close, those ${nKept} tasks' files`, median(cSubsetMs).toFixed(1), best(cSubsetMs).toFixed(1), usK(median(cSubsetMs))]]
+      : []),
+    [`    Node readFd on kept files, no parse (own rounds)`, median(nodeKeptMs).toFixed(1), best(nodeKeptMs).toFixed(1), usK(median(nodeKeptMs))],
+    [`    C pread on kept files (same rounds)`, median(cKeptMs).toFixed(1), best(cKeptMs).toFixed(1), usK(median(cKeptMs))],
+    [`    C pread, ${C_REPS} passes back to back`, median(cKeptBurst).toFixed(1), best(cKeptBurst).toFixed(1), usK(median(cKeptBurst))],
     ['(d) fs.promises.readFile + parse (1 run)', readFileMs.toFixed(1), '-', us(readFileMs)],
     ['    of which readFile alone', readFileIoMs.toFixed(1), '-', us(readFileIoMs)],
   ];
@@ -395,12 +515,31 @@ async function main(): Promise<void> {
     `    worst cycle: histogram ${worst.histogramMaxMs.toFixed(2)} ms, ticker gap ${worst.tickerMaxGapMs.toFixed(2)} ms with ${worst.tickerMaxGapCpuMs.toFixed(2)} ms of process CPU in it, longest GC pause ${worst.gcMaxMs.toFixed(2)} ms`,
   );
   console.log(`    fs.promises.readFile run: ${readFileDelay.toFixed(2)} ms`);
+  console.log(`    kept-files cycles: max ${Math.max(...keptDelays).toFixed(2)} ms, median of per-cycle maxima ${median(keptDelays).toFixed(2)} ms`);
+  console.log(
+    `\n(e) file descriptors: ${fdsBefore} before the kept warm-up, ${fdsAfter} after = ${fdsPerTask.toFixed(2)} per task (${keptNow} tasks keep theirs, ${keptFiles} files; budget.open ${keptOpen}); RLIMIT_NOFILE ${FD_LIMIT_BEFORE}${FD_LIMIT === FD_LIMIT_BEFORE ? ' (could not be raised: no CAP_SYS_RESOURCE)' : ` raised to ${FD_LIMIT}`}${nKept < tasks.length ? `: ${tasks.length} tasks' ${files} files do not fit, the kept cycle and its C floors read the first ${nKept} tasks` : ''}`,
+  );
+  const keptVsC = median(keptVsCRatios);
+  const keptVsCKept = median(keptVsCKeptRatios);
+  const keptVsCPass = keptVsC <= KEPT_VS_C_TARGET;
+  const keptVsCKeptPass = keptVsCKept <= KEPT_VS_C_KEPT_TARGET;
   const cyclePass = ratio <= CYCLE_TARGET;
   const delayPass = maxDelay <= DELAY_TARGET_MS;
   console.log(
     `\ntarget cycle ≤ ${CYCLE_TARGET} × C floor: ${ratio.toFixed(2)} × (median/median; median of per-round ratios ${ratioRounds.toFixed(2)} ×, best/best ${(best(cycleMs) / best(cMs)).toFixed(2)} ×)  ${cyclePass ? 'PASS' : 'FAIL'}`,
   );
   console.log(`target event-loop delay ≤ ${DELAY_TARGET_MS} ms: ${maxDelay.toFixed(2)} ms  ${delayPass ? 'PASS' : 'FAIL'}`);
+  console.log(
+    `target kept cycle ≤ ${KEPT_VS_C_TARGET} × C open/read/close: ${keptVsC.toFixed(3)} × (median of per-round ratios; medians ${(median(keptMs) / median(cSubsetMs)).toFixed(3)} ×)  ${keptVsCPass ? 'PASS' : 'FAIL'}`,
+  );
+  console.log(
+    `target kept cycle ≤ ${KEPT_VS_C_KEPT_TARGET} × C pread on kept files: ${keptVsCKept.toFixed(3)} × (median of per-round ratios; medians ${(median(keptMs) / median(cKeptMs)).toFixed(3)} ×)  ${keptVsCKeptPass ? 'PASS' : 'FAIL'}`,
+  );
+  console.log(`    kept cycle / open-read-close cycle (per task): ${median(keptVsCycleRatios).toFixed(3)} × (median of per-round ratios)`);
+  console.log(`    Node readFd on kept files (no parse) / C pread: ${median(nodeKeptVsC).toFixed(3)} × (median of per-round ratios)`);
+  console.log(
+    `    best / best: kept cycle ${(best(keptMs) / best(cSubsetMs)).toFixed(3)} × C open/read/close, ${(best(keptMs) / best(cKeptMs)).toFixed(3)} × C pread`,
+  );
 
   const json = {
     date: new Date().toISOString(),
@@ -416,6 +555,32 @@ async function main(): Promise<void> {
     parseOnly: { medianMs: median(parseOnlyMs), bestMs: best(parseOnlyMs), runsMs: parseOnlyMs },
     cFloor: { medianMs: cMed, bestMs: best(cMs), usPerFile: (cMed * 1000) / files, failedOpens: cInfo.failed, runsMs: cMs, backToBackMs: cBurst },
     roundRatios,
+    kept: {
+      cycle: { medianMs: median(keptMs), bestMs: best(keptMs), usPerFile: (median(keptMs) * 1000) / files, runsMs: keptMs },
+      tasks: nKept,
+      files: keptFiles,
+      cPread: { medianMs: median(cKeptMs), bestMs: best(cKeptMs), runsMs: cKeptMs, backToBackMs: cKeptBurst },
+      cOpenReadCloseSameFiles: { medianMs: median(cSubsetMs), runsMs: cSubsetMs },
+      nodeReadFdNoParse: {
+        medianMs: median(nodeKeptMs),
+        bestMs: best(nodeKeptMs),
+        runsMs: nodeKeptMs,
+        vsCPreadRoundRatios: nodeKeptVsC,
+        vsCPread: median(nodeKeptVsC),
+      },
+      roundRatios: { vsCOpenReadClose: keptVsCRatios, vsCPread: keptVsCKeptRatios, vsCycle: keptVsCycleRatios },
+      vsCycle: median(keptVsCycleRatios),
+      fds: {
+        before: fdsBefore,
+        after: fdsAfter,
+        perTask: fdsPerTask,
+        tasksKept: keptNow,
+        budgetOpen: keptOpen,
+        rlimitBefore: FD_LIMIT_BEFORE,
+        rlimit: FD_LIMIT,
+      },
+      eventLoopDelay: { maxMs: Math.max(...keptDelays), perCycleMs: keptDelays, cycles: keptDelayReports },
+    },
     eventLoopDelay: { maxMs: maxDelay, perCycleMs: delays, worst, cycles: delayReports },
     promisesReadFile: {
       totalMs: readFileMs,
@@ -427,6 +592,8 @@ async function main(): Promise<void> {
     targets: {
       cycleVsC: { ratio, medianRoundRatio: ratioRounds, bestRatio: best(cycleMs) / best(cMs), target: CYCLE_TARGET, pass: cyclePass },
       eventLoopDelay: { maxMs: maxDelay, target: DELAY_TARGET_MS, pass: delayPass },
+      keptVsCOpenReadClose: { ratio: keptVsC, medianRatio: median(keptMs) / median(cSubsetMs), target: KEPT_VS_C_TARGET, pass: keptVsCPass },
+      keptVsCPread: { ratio: keptVsCKept, medianRatio: median(keptMs) / median(cKeptMs), target: KEPT_VS_C_KEPT_TARGET, pass: keptVsCKeptPass },
     },
     sampleStats,
   };
