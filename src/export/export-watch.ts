@@ -16,7 +16,8 @@ export type ExportOutcomeListener = (exporter: string, outcome: ExportOutcome) =
 export function failureReason(error: unknown): string {
   if (!(error instanceof Error)) return error === undefined ? 'unknown error' : String(error);
   const e = error as Error & { code?: unknown; data?: unknown };
-  const status = typeof e.code === 'number' ? `HTTP ${e.code} ` : '';
+  // An HTTP status (100-599); a gRPC status code (0-16) is already in the message (`14 UNAVAILABLE: ...`).
+  const status = typeof e.code === 'number' && e.code >= 100 ? `HTTP ${e.code} ` : '';
   const data = typeof e.data === 'string' && e.data.trim() !== '' ? `: ${e.data.trim().slice(0, 200)}` : '';
   return `${status}${e.message || e.name}${data}`.replace(/\s*\n\s*/g, ' ');
 }

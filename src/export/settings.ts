@@ -2,7 +2,7 @@
  * What each exporter needs to start, resolved from flags and OTEL_* variables by `config.ts`.
  * Types only: the exporters import these without importing the configuration's resolution.
  */
-export type OtlpProtocol = 'http/protobuf' | 'http/json';
+export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
 export type TemporalityPreference = 'cumulative' | 'delta' | 'lowmemory';
 
 export interface PrometheusSettings {
@@ -17,8 +17,12 @@ export interface PrometheusSettings {
 
 export interface OtlpSettings {
   protocol: OtlpProtocol;
-  /** Full metrics URL; undefined lets the exporter take OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT or its default. */
+  /**
+   * HTTP: the full metrics URL; gRPC: scheme, host and port (`http://collector:4317`). Undefined
+   * lets the exporter take OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT or its default.
+   */
   endpoint?: string;
+  /** HTTP headers, or gRPC metadata. */
   headers?: Record<string, string>;
   compression?: 'gzip' | 'none';
   timeoutMs?: number;

@@ -34,8 +34,11 @@ const V1_CONTROLLERS = ['cpu', 'cpuacct', 'memory', 'pids'] as const;
 const UNIFIED = `${CG}/unified`;
 type Shape = 'hybrid' | 'v2' | 'v1';
 const SHAPES: readonly Shape[] = ['hybrid', 'v2', 'v1'];
-/** How soon after mkdir a task must be registered. */
-const ADD_LATENCY_MS = 100;
+/**
+ * The rescan of these tests: far longer than any wait for an add, so an add can only come from
+ * a directory watch's event (how soon it comes is measured in bench/discovery.ts, not here).
+ */
+const NO_RESCAN_MS = 600_000;
 const EMPTY_POLL_MS = 20;
 
 function requireHost(): void {
@@ -395,10 +398,8 @@ function cases(): Case[] {
   ];
 }
 
-const addLatencies: Record<string, number[]> = {};
-
 async function discoverRunAndStop(t: TestContext, shape: Shape, c: Case): Promise<void> {
-  await withDiscovery(shape, c.layouts(), {}, async ({ tree, engine, discovery, rec, producer }) => {
+  await withDiscovery(shape, c.layouts(), { rescanIntervalMs: NO_RESCAN_MS }, async ({ tree, engine, discovery, rec, producer }) => {
     assert.equal(discovery.watchCount, 1, 'the root alone is watched at first');
     // The runtime makes the parents (namespace, QoS, pod directories) while discovery runs.
     tree.mkdir(parentOf(c.task));
@@ -411,12 +412,9 @@ async function discoverRunAndStop(t: TestContext, shape: Shape, c: Case): Promis
 
     const t0 = performance.now();
     tree.mkdir(c.task);
+    // Added on the directory watch's event (no rescan runs in this test).
     const added = await rec.wait('added', c.task, 2000);
-    const latency = added.at - t0;
-    addLatencies[shape] ??= [];
-    addLatencies[shape].push(latency);
-    t.diagnostic(`mkdir → added ${latency.toFixed(2)} ms`);
-    assert.ok(latency < ADD_LATENCY_MS, `added ${latency.toFixed(1)} ms after mkdir (limit ${ADD_LATENCY_MS} ms)`);
+    t.diagnostic(`mkdir → added ${(added.at - t0).toFixed(2)} ms`);
     assert.deepEqual(added.e.task, c.want);
     assert.ok(engine.has(c.want.id, c.want.namespace));
     const eventsWatch = shape === 'v1' ? 0 : 1;
@@ -463,14 +461,14 @@ async function discoverRunAndStop(t: TestContext, shape: Shape, c: Case): Promis
 }
 
 for (const shape of SHAPES) {
-  describe(`${shape}: each layout's task is discovered within ${ADD_LATENCY_MS} ms and read when its process exits`, () => {
+  describe(`${shape}: each layout's task is discovered on its directory watch's event and read when its process exits`, () => {
     for (const c of cases()) test(c.name, (t) => discoverRunAndStop(t, shape, c));
   });
 }
 
 test('host: containerd tasks on the real host mounts (as the agent sees them)', async (t) => {
   const ns = `ocm-disc-host-${randomBytes(5).toString('hex')}`;
-  await withDiscovery('host', layoutsFrom(['containerd']), {}, async ({ tree, engine, rec }) => {
+  await withDiscovery('host', layoutsFrom(['containerd']), { rescanIntervalMs: NO_RESCAN_MS }, async ({ tree, engine, rec }) => {
     assert.equal(engine.mounts.mode, 'hybrid');
     tree.mkdir(`/${ns}`);
     await sleep(50);
@@ -479,7 +477,6 @@ test('host: containerd tasks on the real host mounts (as the agent sees them)', 
     tree.mkdir(task);
     const added = await rec.wait('added', task, 2000);
     t.diagnostic(`mkdir → added ${(added.at - t0).toFixed(2)} ms`);
-    assert.ok(added.at - t0 < ADD_LATENCY_MS);
     assert.deepEqual(added.e.task, { layout: 'containerd', namespace: ns, id: 'web-1', attributes: { 'container.runtime.name': 'containerd' } });
     const b = await burner(40);
     tree.enter(task, b.pid);
@@ -515,6 +512,9 @@ for (const shape of SHAPES) {
 
       tree.mkdir('/ns/b');
       await rec.wait('added', '/ns/b');
+      // Its first reading may wait a turn of the loop (a burst's later reads are sliced): taken
+      // before the collection, the collection's reading is the last one.
+      await sleep(50);
       const read = (await producer.collect()).resourceMetrics;
       assert.ok(idsIn(read).has('b'), 'b read by a collection');
       tree.rmdirNow('/ns/b');
@@ -741,11 +741,3 @@ for (const shape of SHAPES) {
     assert.equal(await kernelWatches(), 0, 'close() removes every watch');
   });
 }
-
-test('add latency summary', (t) => {
-  for (const [shape, xs] of Object.entries(addLatencies)) {
-    const s = [...xs].sort((a, b) => a - b);
-    t.diagnostic(`${shape}: ${s.length} adds, median ${s[Math.floor(s.length / 2)]?.toFixed(2)} ms, max ${s[s.length - 1]?.toFixed(2)} ms`);
-  }
-  assert.equal(Object.keys(addLatencies).length, SHAPES.length);
-});

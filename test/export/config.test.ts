@@ -128,15 +128,30 @@ describe('OTLP', () => {
     assert.equal(resolve({}, { OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }).otlp.protocol, 'http/json');
   });
 
-  test('grpc is refused clearly, naming the flag or variable that asked for it', () => {
-    refuses({ 'otlp-protocol': 'grpc' }, {}, /^--otlp-protocol: grpc is not supported; use http\/protobuf \(default\) or http\/json$/);
-    refuses({}, { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, /^OTEL_EXPORTER_OTLP_PROTOCOL: grpc is not supported/);
-    refuses(
-      {},
-      { OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' },
-      /^OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: grpc is not supported/,
+  test('grpc: chosen by the flag or either variable; an endpoint with a path (an HTTP one) is refused', () => {
+    assert.equal(resolve({ exporter: 'otlp', 'otlp-protocol': 'grpc' }).otlp.protocol, 'grpc');
+    assert.equal(resolve({ exporter: 'otlp' }, { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }).otlp.protocol, 'grpc');
+    assert.equal(
+      resolve({ exporter: 'otlp' }, { OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).otlp.protocol,
+      'grpc',
     );
-    refuses({}, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/thrift' }, /unknown OTLP protocol "http\/thrift"/);
+    assert.equal(resolve({ 'otlp-protocol': 'grpc', 'otlp-endpoint': 'https://collector:4317' }).otlp.endpoint, 'https://collector:4317');
+    refuses(
+      { 'otlp-protocol': 'grpc', 'otlp-endpoint': 'http://collector:4318/v1/metrics' },
+      {},
+      /^--otlp-endpoint "http:\/\/collector:4318\/v1\/metrics": an OTLP\/gRPC endpoint has no path \(e\.g\. http:\/\/collector:4317\)$/,
+    );
+    refuses(
+      { exporter: 'otlp', 'otlp-protocol': 'grpc' },
+      { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://c:4317/x' },
+      /^OTEL_EXPORTER_OTLP_METRICS_ENDPOINT "http:\/\/c:4317\/x": an OTLP\/gRPC endpoint has no path/,
+    );
+    refuses(
+      { exporter: 'otlp', 'otlp-protocol': 'grpc' },
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317' },
+      /is not an http\(s\) URL \(e\.g\. http:\/\/collector:4317\)/,
+    );
+    refuses({}, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/thrift' }, /unknown OTLP protocol "http\/thrift"; use http\/protobuf, http\/json or grpc$/);
   });
 
   test('endpoint: a URL or a ConfigError; absent leaves it to the exporter (OTEL_EXPORTER_OTLP_*ENDPOINT)', () => {

@@ -112,6 +112,17 @@ test('churn: 100,000 tasks added and stopped across 1,000 collections of two rea
   const elapsed = performance.now() - t0;
   gc();
   const growth = process.memoryUsage().heapUsed - baseline;
+  // What a task kept costs on this runtime, measured the same way: 10,000 more tasks, live and
+  // collected by both readers. The churn's growth is judged against it (a ratio, not a figure
+  // of this machine): state kept for every churned task would cost ~N of these.
+  const KEPT = 10_000;
+  const beforeKept = process.memoryUsage().heapUsed;
+  for (let i = 0; i < KEPT; i++) cg.add({ id: `k${i}`, cgroup: '/' });
+  await Promise.all([rA.collect(), rB.collect()]);
+  gc();
+  const perKeptTask = (process.memoryUsage().heapUsed - beforeKept) / KEPT;
+  for (let i = 0; i < KEPT; i++) cg.remove(`k${i}`);
+  await Promise.all([rA.collect(), rB.collect()]);
 
   let stoppedCount = 0;
   let missingA = 0;
@@ -126,7 +137,7 @@ test('churn: 100,000 tasks added and stopped across 1,000 collections of two rea
   }
   console.log(
     `# churn: ${N} tasks, ${stoppedCount} stopped (${neverLive} never seen live), ${ROUNDS} collections in ${(elapsed / 1000).toFixed(1)} s; ` +
-      `heap growth after warm-up ${(growth / 1e6).toFixed(2)} MB; live at the end ${cg.size}`,
+      `heap growth after warm-up ${(growth / 1e6).toFixed(2)} MB (${(growth / N).toFixed(0)} B per churned task; a task kept: ${perKeptTask.toFixed(0)} B); live at the end ${cg.size}`,
   );
   assert.ok(stoppedCount > 0.9 * N);
   assert.ok(neverLive > 0.2 * N, 'a good share of the tasks lived less than one collection');
@@ -135,7 +146,11 @@ test('churn: 100,000 tasks added and stopped across 1,000 collections of two rea
   assert.equal(duplicate, 0, 'a stopped task exported again after its final reading');
   assert.equal(wrongValue, 0, "a final reading with other values than the fixture's");
   assert.equal(overflow, 0, 'no otel.metric.overflow series');
-  assert.ok(growth < 10e6, `heap grew by ${(growth / 1e6).toFixed(2)} MB`);
+  assert.ok(perKeptTask > 0, `a kept task measured ${perKeptTask} B`);
+  assert.ok(
+    growth < 0.05 * N * perKeptTask,
+    `heap grew by ${(growth / 1e6).toFixed(2)} MB over ${N} churned tasks: ${(growth / N).toFixed(0)} B each, ${((100 * growth) / (N * perKeptTask)).toFixed(1)} % of what keeping them costs (${perKeptTask.toFixed(0)} B each)`,
+  );
   assert.ok(lastA && lastB);
   for (const last of [lastA, lastB]) {
     assert.ok(cg.size > 0);
@@ -177,20 +192,32 @@ test('stop storm: 50,000 stops between two collections, maxPendingFinalReadings 
   const issueMs = performance.now() - t0;
   await Promise.resolve();
   const readInCallersStack = resolved;
-  // While all stop() promises are awaited: the final reads, 5 ms at a time.
+  // While all stop() promises are awaited: the final reads, 5 ms at a time. A chain of
+  // setImmediate callbacks runs once per event-loop turn and notes how many stops had resolved.
   const all = Promise.all(stops);
   const mon = stallMonitor();
+  const seenMidStorm = new Set<number>();
+  let storming = true;
+  const turn = (): void => {
+    if (!storming) return;
+    if (resolved > 0 && resolved < N) seenMidStorm.add(resolved);
+    setImmediate(turn);
+  };
+  setImmediate(turn);
   const results = await all;
+  storming = false;
   const stormMs = performance.now() - t0;
   const stall = mon.stop();
   console.log(
     `# stop storm: ${N} stop() calls issued in ${issueMs.toFixed(1)} ms (${readInCallersStack} read in the caller's stack), all resolved after ${stormMs.toFixed(0)} ms; ` +
+      `the event loop turned ${seenMidStorm.size} times in between; ` +
       `longest event-loop stall while awaiting them ${stall.tickerMaxGapMs.toFixed(1)} ms (1 ms ticker), ${stall.histogramMaxMs.toFixed(1)} ms (monitorEventLoopDelay)`,
   );
   assert.ok(readInCallersStack <= 1, `${readInCallersStack} final reads ran synchronously inside the stop() calls`);
   assert.ok(results.every((x) => (x as { source: string }).source === 'read'));
-  assert.ok(stall.tickerMaxGapMs < 50, `event loop stalled for ${stall.tickerMaxGapMs.toFixed(1)} ms`);
-  assert.ok(stall.histogramMaxMs < 50, `event loop delay up to ${stall.histogramMaxMs.toFixed(1)} ms`);
+  // The reads ran in slices with the event loop turning in between (other work ran while the
+  // storm drained): by order of events, not by a wall-clock figure (that one is printed above).
+  assert.ok(seenMidStorm.size >= 3, `the event loop turned ${seenMidStorm.size} time(s) while ${N} final reads ran: they were not sliced`);
 
   const after = (await r.collect()).resourceMetrics;
   assert.equal(selfValue(after, 'cgroup_metrics.final_readings.dropped'), N - MAX, 'exactly 40,000 dropped');

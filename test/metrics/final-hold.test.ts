@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { AggregationTemporality, MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { CgroupMetrics } from '../../src/index.ts';
+import { TempV2Tree, V2 } from './helpers.ts';
 
 // A Prometheus endpoint is ONE reader however many servers scrape it: with finalHoldMs every
 // scrape within the hold sees the final reading, then it is gone; a re-added id replaces it.
@@ -33,19 +34,26 @@ test('finalHoldMs: a final reading stays on every collection within the hold, on
   assert.deepEqual(cpuUser((await reader.collect()).resourceMetrics, 'job'), [], 'gone after the hold');
 });
 
-test('finalHoldMs: a re-added id replaces the held final (never two series alike); default 0 is exactly once', async () => {
-  const cg = new CgroupMetrics({ root: LOADED, groups: ['cpu'] });
+test('finalHoldMs: a re-added id replaces the held final (never two series alike); default 0 is exactly once', async (t) => {
+  // The two incarnations read different cgroups (the fixtures `loaded` and `after_exit`), so a
+  // held final (user 0.840607 s) cannot pass for the new incarnation's live reading (0.892034 s).
+  const tree = new TempV2Tree();
+  t.after(() => tree.cleanup());
+  const first = tree.addCgroup('first', V2.loaded, ['cpu.stat']);
+  const second = tree.addCgroup('second', V2.afterExit, ['cpu.stat']);
+  const cg = new CgroupMetrics({ root: tree.root, groups: ['cpu'] });
   const held = new Reader({ metricProducers: [cg.producer({ finalHoldMs: 60_000 })] });
   const exact = new Reader({ metricProducers: [cg.producer()] });
   new MeterProvider({ readers: [held, exact] });
-  cg.add({ id: 'job', cgroup: '/' });
+  cg.add({ id: 'job', cgroup: first });
   await cg.stop('job');
   assert.deepEqual(cpuUser((await held.collect()).resourceMetrics, 'job'), [0.840607]);
+  assert.deepEqual(cpuUser((await held.collect()).resourceMetrics, 'job'), [0.840607], 'held');
   assert.deepEqual(cpuUser((await exact.collect()).resourceMetrics, 'job'), [0.840607]);
   assert.deepEqual(cpuUser((await exact.collect()).resourceMetrics, 'job'), [], 'exactly once without a hold');
-  cg.add({ id: 'job', cgroup: '/' });
+  cg.add({ id: 'job', cgroup: second });
   const again = (await held.collect()).resourceMetrics;
-  assert.deepEqual(cpuUser(again, 'job'), [0.840607], 'the new incarnation alone');
+  assert.deepEqual(cpuUser(again, 'job'), [0.892034], 'the new incarnation alone, not the held final');
   const m = again.scopeMetrics.flatMap((s) => s.metrics).find((x) => x.descriptor.name === 'container.cpu.time');
   const starts = new Set(m?.dataPoints.map((p) => p.startTime.join('.')));
   assert.equal(starts.size, 1, 'one incarnation on the page');

@@ -231,17 +231,20 @@ export class V1Cgroup {
   }
 
   /**
-   * CPU time as the kernel says now, in ns: `user`/`sys` are the exact cpuacct.usage split by the
-   * shares of the tick-sampled usage_user/usage_sys (what the catalog exports), `sampled*` the raw files.
+   * CPU time as the kernel says now, in ns: `usage` (cpuacct.usage, exact) and the tick-sampled
+   * `sampledUser`/`sampledSys` (cpuacct.usage_user/usage_sys). `user`/`sys`: `usage` divided in
+   * the ratio of the sampled counters, for callers that compare with a tolerance; an exact check
+   * of a first reading's split is assertV1FirstSplit (two relations to the kernel files, not the
+   * division the code under test does).
    */
   cpuNs(): { user: number; sys: number; usage: number; sampledUser: number; sampledSys: number } {
     const read = (f: string): number => Number(fs.readFileSync(path.join(this.dir('cpuacct'), f), 'utf8').trim());
     const usage = read('cpuacct.usage');
     const sampledUser = read('cpuacct.usage_user');
     const sampledSys = read('cpuacct.usage_sys');
-    const share = sampledUser + sampledSys > 0 ? sampledUser / (sampledUser + sampledSys) : 1;
-    const user = usage * share; // a first reading's split (cgroup/cpu-split.ts)
-    return { user, sys: usage - user, usage, sampledUser, sampledSys };
+    const sampled = sampledUser + sampledSys;
+    const sys = sampled > 0 ? (usage * sampledSys) / sampled : 0;
+    return { user: usage - sys, sys, usage, sampledUser, sampledSys };
   }
 
   /** rmdir in every hierarchy (retried while the kernel still holds an exiting process). Idempotent. */
@@ -266,6 +269,24 @@ export class V1Cgroup {
     this.removed = true;
     if (errors.length) throw new Error(`could not remove cgroup ${this.name}: ${errors.join('; ')}`);
   }
+}
+
+/**
+ * A v1 reading with no earlier one (README: "the exact cpuacct.usage, each increase split by mode
+ * in the ratio of the increases of the tick-sampled usage_user/usage_sys"), checked against the
+ * kernel's files by two relations: user + system = cpuacct.usage, and user : system =
+ * usage_user : usage_sys (cross-multiplied). Values in seconds, kernel counters in ns.
+ */
+export function assertV1FirstSplit(userS: number, systemS: number, kernel: { usage: number; sampledUser: number; sampledSys: number }, what: string): void {
+  const usageS = kernel.usage / 1e9;
+  assert.ok(Math.abs(userS + systemS - usageS) <= 1e-9 * Math.max(1, usageS), `${what}: user ${userS} + system ${systemS} s != cpuacct.usage ${usageS} s`);
+  // user × usage_sys = system × usage_user, relative to the larger side.
+  const left = userS * kernel.sampledSys;
+  const right = systemS * kernel.sampledUser;
+  assert.ok(
+    Math.abs(left - right) <= 1e-9 * Math.max(Math.abs(left), Math.abs(right), 1),
+    `${what}: user ${userS} : system ${systemS} is not usage_user ${kernel.sampledUser} : usage_sys ${kernel.sampledSys}`,
+  );
 }
 
 /** A child that waits for a line on stdin, then burns `burnCpuMs` of its own CPU time, reports it and exits. */

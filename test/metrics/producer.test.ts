@@ -101,7 +101,7 @@ test('a task that lives less than one collection interval reaches every periodic
   }
 });
 
-test('two readers, one collecting 5x as often: each of 200 final readings reaches each reader exactly once', async (t) => {
+test('two readers, one collecting more often (every 50 ms and every 250 ms): each of 200 final readings reaches each reader exactly once', async (t) => {
   const N = 200;
   const tree = new TempV2Tree();
   t.after(() => tree.cleanup());
@@ -162,7 +162,10 @@ test('two readers, one collecting 5x as often: each of 200 final readings reache
 
   const nFast = fast.getMetrics().length;
   const nSlow = slow.getMetrics().length;
-  assert.ok(nFast >= 3 * nSlow, `the fast reader exported ${nFast} times, the slow one ${nSlow}`);
+  // The readers' cursors move at different rates (the case under test); how many times each
+  // exported depends on the machine's timers, so only their order is asserted.
+  console.log(`# fast reader: ${nFast} exports, slow reader: ${nSlow}`);
+  assert.ok(nFast > nSlow, `the fast reader exported ${nFast} times, the slow one ${nSlow}`);
   for (const [name, exp] of [
     ['fast', fast],
     ['slow', slow],
@@ -239,12 +242,14 @@ test('delta: a task that one collection did not read (deadline) continues its se
   const start = Date.now() - 1000;
   for (let i = 0; i < N; i++) cg.add({ id: `t${i}`, cgroup: '/', startTime: start });
   const c1 = (await r.collect({ timeoutMillis: 30_000 })).resourceMetrics;
-  const c2 = (await r.collect({ timeoutMillis: 5 })).resourceMetrics; // cut off: only the first tasks are read
+  // Cut off at a tenth of the full read just measured: only the first tasks are read, however fast the machine.
+  const cutMs = Math.max(1, ((selfValue(c1, 'cgroup_metrics.collection.duration') as number) * 1000) / 10);
+  const c2 = (await r.collect({ timeoutMillis: cutMs })).resourceMetrics;
   const c3 = (await r.collect({ timeoutMillis: 30_000 })).resourceMetrics;
   const read2 = idsIn(c2);
   assert.equal(idsIn(c1).size, N);
   assert.equal(idsIn(c3).size, N);
-  assert.ok(read2.size < N, `all ${N} tasks were read within 5 ms: the test needs a cut-off collection`);
+  assert.ok(read2.size < N, `all ${N} tasks were read within ${cutMs.toFixed(1)} ms: the deadline did not cut the collection off`);
   let skipped = 0;
   for (let i = 0; i < N; i++) {
     const id = `t${i}`;
