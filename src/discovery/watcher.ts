@@ -17,6 +17,8 @@ import { readRegularFile } from '../regular-file.ts';
  */
 const read = (file: string): string => readRegularFile(file, 16 << 20);
 
+/** How long directories of a task's cgroup missing at its add are looked for (each emptiness poll). */
+const LATE_DIRS_MS = 30_000;
 /** Retries of an add whose cgroup is incomplete, 2, 4, ... 64 ms apart (~130 ms in all). */
 const ADD_RETRIES = 6;
 
@@ -49,8 +51,12 @@ interface Known {
   /** The directory's inode: a directory removed and made again under the same path is another task. */
   ino?: number;
   stopping: boolean;
-  /** Some of its directories (a v1 hierarchy's, the cgroup2 twin) did not exist yet at add(). */
-  incomplete: boolean;
+  /**
+   * Until when (ms) its missing directories (a v1 hierarchy's, the cgroup2 twin) are looked for:
+   * a runtime makes them one hierarchy after another, its namespace's parent directories too.
+   * 0: none missing.
+   */
+  lateUntil: number;
 }
 
 /**
@@ -241,7 +247,7 @@ export class Discovery {
       this.options.onEvent?.({ type: 'error', path: rel, message: (err as Error).message });
       return;
     }
-    const k: Known = { task, path: rel, cgroup, ino, stopping: false, incomplete: !this.complete(rel, cgroup) };
+    const k: Known = { task, path: rel, cgroup, ino, stopping: false, lateUntil: this.missingAny(cgroup) ? Date.now() + LATE_DIRS_MS : 0 };
     this.watchEvents(k);
     if (!k.eventsFile && cgroup.version === 1) {
       const dir = cgroup.dirs.cpuacct ?? cgroup.dirs.cpu ?? cgroup.dirs.memory ?? cgroup.dirs.pids;
@@ -252,6 +258,13 @@ export class Discovery {
     this.options.onEvent?.({ type: 'added', task, path: rel });
     // It may have run and ended before the watch was set: populated 0 with CPU time used means over.
     if (this.hasEnded(k)) void this.finish(k, k.eventsFile ? 'populated' : 'empty');
+  }
+
+  /** v1/hybrid: a mounted hierarchy (or the cgroup2 mount) has no directory of this cgroup yet. */
+  private missingAny(c: TaskCgroup): boolean {
+    if (c.version === 2) return false;
+    for (const ctrl of V1_CONTROLLERS) if (this.engine.mounts.v1.has(ctrl) && !c.dirs[ctrl]) return true;
+    return this.v2 !== undefined && !c.unified;
   }
 
   /** v1/hybrid: the task's directory exists in every hierarchy (and the cgroup2 mount) where its parent does. */
@@ -299,7 +312,11 @@ export class Discovery {
    * readings for its whole life.
    */
   private attachLate(k: Known): void {
-    if (!k.incomplete) return;
+    if (k.lateUntil === 0) return;
+    if (Date.now() > k.lateUntil) {
+      k.lateUntil = 0; // not made by now: that hierarchy is not the runtime's
+      return;
+    }
     let later: TaskCgroup;
     try {
       later = resolveCgroup(this.engine.mounts, k.path);
@@ -313,7 +330,7 @@ export class Discovery {
       if (!k.eventsFile) this.watchEvents(k);
       // It may have emptied meanwhile: the next poll or event sees it.
     }
-    k.incomplete = !this.complete(k.path, k.cgroup);
+    if (!this.missingAny(k.cgroup)) k.lateUntil = 0;
   }
 
   private populated(k: Known): boolean | undefined {

@@ -668,11 +668,13 @@ test('hybrid: a cgroup2 twin made after the task was added still gives the popul
 });
 
 for (const shape of ['v1', 'hybrid'] as const) {
-  test(`${shape}: a task whose cpuacct directory a slow runtime makes after the add retries gives up still has its CPU read`, async () => {
+  test(`${shape}: a task whose cpuacct directories (its namespace's too) a slow runtime makes after the add retries gave up still has its CPU read`, async () => {
     await withDiscovery(shape, layoutsFrom(['containerd']), {}, async ({ tree, rec, engine }) => {
-      tree.mkdir('/ns');
-      await sleep(100);
       const acct = tree.v1Roots.find((r) => r.includes('/cpuacct/')) as string;
+      // A new namespace: in cpuacct neither it nor the task exist until later (the CI failure:
+      // with no parent there, the add did not even wait for cpuacct).
+      tree.mkdir('/ns', [...tree.v1Roots.filter((r) => r !== acct), ...tree.v2Roots]);
+      await sleep(100);
       tree.mkdir('/ns/slow', [...tree.v1Roots.filter((r) => r !== acct), ...tree.v2Roots]);
       await rec.wait('added', '/ns/slow', 2000);
       await sleep(300); // well past the add retries (126 ms in all)
