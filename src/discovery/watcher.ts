@@ -369,9 +369,11 @@ export class Discovery {
   private pollEmpty(): void {
     for (const k of this.known.values()) {
       if (k.stopping) continue;
+      // Polled until now: checked once more after an attach, because a twin's cgroup.events
+      // watched from now on never reports a `populated 0` that came before the watch.
+      const polled = k.procsFile !== undefined;
       this.attachLate(k);
-      if (!k.procsFile) continue;
-      if (this.hasEnded(k)) void this.finish(k, k.eventsFile ? 'populated' : 'empty');
+      if (polled && this.hasEnded(k)) void this.finish(k, k.eventsFile ? 'populated' : 'empty');
     }
   }
 

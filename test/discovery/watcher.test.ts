@@ -667,6 +667,25 @@ test('hybrid: a cgroup2 twin made after the task was added still gives the popul
   });
 });
 
+test('hybrid: a task that ran and ended before its late cgroup2 twin was attached still gives its final reading (the CI failure of the network test)', async () => {
+  // The poll that attaches the twin comes after the task is over: a watch set then would never
+  // see its `populated 0`.
+  await withDiscovery('hybrid', layoutsFrom(['containerd']), { emptyPollMs: 1500, rescanIntervalMs: 600_000 }, async ({ tree, rec }) => {
+    tree.mkdir('/ns');
+    await sleep(100);
+    tree.mkdir('/ns/gone', tree.v1Roots);
+    await rec.wait('added', '/ns/gone');
+    await sleep(300); // past the add retries: added without its twin
+    tree.mkdir('/ns/gone', tree.v2Roots);
+    const b = await burner(50);
+    tree.enter('/ns/gone', b.pid);
+    await b.burn(); // over before the next poll
+    const stopped = await rec.wait('stopped', '/ns/gone', 4000);
+    assert.equal(stopped.e.trigger, 'populated');
+    assert.equal(stopped.e.result.source, 'read');
+  });
+});
+
 for (const shape of ['v1', 'hybrid'] as const) {
   test(`${shape}: a task whose cpuacct directories (its namespace's too) a slow runtime makes after the add retries gave up still has its CPU read`, async () => {
     await withDiscovery(shape, layoutsFrom(['containerd']), {}, async ({ tree, rec, engine }) => {
