@@ -6,7 +6,9 @@
 #       their pause image from catatonit), and python3 make g++ (node-gyp builds the
 #       `epoll` addon at npm ci; usually there already), and the official CRI and containerd
 #       .proto files that test/discovery/protos.test.ts checks proto/ against
-#       (golang-github-kubernetes-cri-api-dev golang-github-containerd-containerd-dev)
+#       (golang-github-kubernetes-cri-api-dev golang-github-containerd-containerd-dev), and
+#       fuse3 libfuse3-dev pkg-config (test/helpers/slowfs.c: a FUSE file system whose reads
+#       hang, built and mounted by the hung-read tests)
 #     Their services are NOT started (a policy-rc.d that says "no" is put in place for the
 #     install if none exists); the tests start their own daemons on private sockets.
 #  2. From Debian trixie, downloaded and unpacked (NOT installed) under .peers/:
@@ -37,7 +39,7 @@ TRIES="${INSTALL_PEERS_TRIES:-3}"
 SKIP_SYSTEM="${INSTALL_PEERS_SKIP_SYSTEM:-0}"
 
 SYSTEM_PKGS=(containerd runc busybox-static docker.io podman conmon catatonit python3 make g++
-  golang-github-kubernetes-cri-api-dev golang-github-containerd-containerd-dev)
+  golang-github-kubernetes-cri-api-dev golang-github-containerd-containerd-dev fuse3 libfuse3-dev pkg-config)
 # name in trixie -> files that must exist in the unpacked tree
 UNPACK_PKGS=(prometheus promtool victoria-metrics opentelemetry-proto)
 declare -A UNPACK_CHECK=(

@@ -12,6 +12,7 @@ import { installDiagLogger } from './agent-log.ts';
 import { splitList } from './arguments.ts';
 import { withConfigFile } from './config-file.ts';
 import { addTasks, engineOptions, parseTasks } from './engine-setup.ts';
+import { endIfStuck } from './stuck-exit.ts';
 import { AGENT_OPTIONS, NOT_IN_CONFIG_FILE } from './flags.ts';
 import { AGENT_HELP } from './help.ts';
 import { metadataSettings, startMetadataLookups } from './metadata-setup.ts';
@@ -83,6 +84,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopping) {
         log(`${signal} again: exiting without flushing`);
+        endIfStuck(engine, log);
         process.exit(1);
       }
       stopping = true;
@@ -101,6 +103,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
         const reasons = [...(stopped ? [] : ['the final reads were not done by the shutdown deadline']), ...report.failures];
         const tasks = stopped ? stopped.length : registered;
         clearInterval(keepAlive);
+        await engine.close();
         if (reasons.length === 0) {
           const pushes = config.exporters.some((e) => e !== 'prometheus');
           log(
@@ -108,9 +111,11 @@ export async function agentCommand(argv: string[]): Promise<number> {
               ? `stopped ${tasks} task(s); every final reading delivered`
               : `stopped ${tasks} task(s); nothing to push${config.exporters.includes('prometheus') ? ' (final readings not scraped by now are not delivered: the endpoint is closed)' : ''}`,
           );
+          endIfStuck(engine, log);
           resolve(0);
         } else {
           log(`${taken} final reading(s) not delivered: ${reasons.join('; ')}`);
+          endIfStuck(engine, log);
           resolve(EXIT_UNDELIVERED);
         }
       })();

@@ -6,6 +6,7 @@ import { prometheusNamingProducer } from '../export/prometheus-naming.ts';
 import { agentResource } from '../export/resource.ts';
 import { CgroupMetrics } from '../metrics/cgroup-metrics.ts';
 import { addTasks, engineOptions, parseTasks } from './engine-setup.ts';
+import { endIfStuck } from './stuck-exit.ts';
 import { COLLECT_OPTIONS } from './flags.ts';
 import { COLLECT_HELP } from './help.ts';
 import { UsageError } from './usage-error.ts';
@@ -38,5 +39,7 @@ export async function collectCommand(argv: string[], out: (s: string) => void): 
   if (format === 'prometheus') out(new PrometheusSerializer().serialize(resourceMetrics));
   else out(`${new TextDecoder().decode(JsonMetricsSerializer.serializeRequest(resourceMetrics) as Uint8Array)}\n`);
   await provider.shutdown();
+  await engine.close();
+  endIfStuck(engine, (line) => process.stderr.write(`otel-cgroup-metrics: ${line}\n`));
   return 0;
 }

@@ -8,7 +8,8 @@ import type { EngineFlags } from './flags.ts';
 
 /** The engine's options from the engine flags; what is not given keeps the engine's default. */
 export function engineOptions(flags: EngineFlags): CgroupMetricsOptions {
-  const o: CgroupMetricsOptions = {};
+  // The commands read on a thread of their own: a read the kernel blocks never holds them.
+  const o: CgroupMetricsOptions = { readThread: true };
   if (flags.groups !== undefined) o.groups = metricGroups(splitList(flags.groups));
   if (flags.root !== undefined) o.root = flags.root;
   if (flags['collect-timeout'] !== undefined) o.collectTimeoutMs = durationSetting(flags['collect-timeout'], '--collect-timeout');

@@ -2,10 +2,10 @@ import type { Meter } from '@opentelemetry/api';
 import { performance } from 'node:perf_hooks';
 import type { DeviceNames } from '../cgroup/devices.ts';
 import type { CgroupMounts } from '../cgroup/mounts.ts';
-import { FileBudget, onCgroupFs, processFileBudget } from '../cgroup/kept-files.ts';
-import { hostNetns, type NetnsRegistry } from '../cgroup/netns.ts';
-import { readCycle } from '../cgroup/read-cycle.ts';
-import { endReadState, readStats } from '../cgroup/read.ts';
+import { FileBudget, hostFileBudget, onCgroupFs, processFileBudget } from '../cgroup/kept-files.ts';
+import { hostNetns } from '../cgroup/netns.ts';
+import { InlineReader, type TaskReader } from '../cgroup/task-reader.ts';
+import { ThreadReader } from '../cgroup/thread-reader.ts';
 import { resolveCgroup } from '../cgroup/resolve.ts';
 import { metricGroups } from '../cgroup/metric-groups.ts';
 import { DEFAULT_GROUPS, type MetricGroup, type TaskCgroup } from '../cgroup/types.ts';
@@ -69,6 +69,15 @@ export interface CgroupMetricsOptions {
    * none on a copied tree. 0 keeps none.
    */
   maxOpenFiles?: number;
+  /**
+   * Read on a thread of its own (see thread-reader.ts): a read the kernel blocks (a hung FUSE
+   * or NFS `root`, a stalled kernfs read) then never holds the event loop, and a collection
+   * returns by its deadline. Default false: reads run on the caller's thread, in slices. Block
+   * device names are the host's (`deviceNames` is not used).
+   */
+  readThread?: boolean;
+  /** readThread: a read that has not returned after this long is stuck (its task skipped until it does). Default a quarter of collectTimeoutMs, at most 1,000 ms. */
+  stuckReadMs?: number;
 }
 
 /**
@@ -111,9 +120,8 @@ export class CgroupMetrics implements SnapshotSource {
   readonly mounts: CgroupMounts;
   private readonly sliceMs: number;
   private readonly deviceNames: DeviceNames | undefined;
-  /** The budget of kept files; absent when none are kept (maxOpenFiles 0, or not a cgroup file system). */
-  private readonly keep: FileBudget | undefined;
-  private readonly netns: NetnsRegistry | undefined;
+  /** Where the reads run: inline, or on a reading thread (readThread). */
+  private readonly reader: TaskReader;
   private readonly registry = new TaskRegistry();
   private readonly finals: FinalReadings;
   private readonly errors = new ErrorCounts();
@@ -138,12 +146,12 @@ export class CgroupMetrics implements SnapshotSource {
     this.collectTimeoutMs = durationOption(options.collectTimeoutMs ?? 5_000, 'collectTimeoutMs');
     this.sliceMs = options.sliceMs ?? 5;
     this.deviceNames = options.deviceNames;
-    this.stops = new SlicedDrain(this.sliceMs, (req) => req.resolve(this.finalRead(req.task, req.gone)));
+    this.stops = new SlicedDrain(this.sliceMs, (req) => void this.finalRead(req.task, req.gone).then(req.resolve));
     this.vanished = new VanishedCgroupPolicy(options.onGone ?? 'report', {
       countError: (type) => this.errors.add(type),
       stop: (task) => {
         if (!this.registry.endTask(task, 'stopped')) return;
-        endReadState(task.state);
+        this.reader.end(task);
         this.finals.queueLastKnown(task);
       },
     });
@@ -153,9 +161,19 @@ export class CgroupMetrics implements SnapshotSource {
       throw new ConfigError(`maxOpenFiles must be a non-negative integer, got ${maxOpen}`);
     // Default: the process's shared budget, on real cgroup file systems only (see onCgroupFs).
     const real = onCgroupFs(this.mounts);
-    this.keep = maxOpen === undefined ? (real ? processFileBudget() : undefined) : maxOpen > 0 ? new FileBudget(maxOpen) : undefined;
+    const keep = maxOpen === undefined ? (real ? processFileBudget() : undefined) : maxOpen > 0 ? new FileBudget(maxOpen) : undefined;
     // A copied tree's cgroup.procs name no processes of its own: network only on the real thing.
-    this.netns = real ? hostNetns() : undefined;
+    const netns = real ? hostNetns() : undefined;
+    this.reader = options.readThread
+      ? new ThreadReader({
+          groups: this.groups,
+          sliceMs: this.sliceMs,
+          keepLimit: maxOpen ?? (real ? hostFileBudget() : 0),
+          network: real,
+          stuckMs:
+            options.stuckReadMs !== undefined ? durationOption(options.stuckReadMs, 'stuckReadMs') : Math.min(1_000, Math.max(50, this.collectTimeoutMs / 4)),
+        })
+      : new InlineReader({ groups: this.groups, sliceMs: this.sliceMs, deviceNames: this.deviceNames, keep, netns });
     const maxPerTick = options.youngMaxPerTick ?? 100;
     if (!Number.isInteger(maxPerTick) || maxPerTick < 1) throw new ConfigError(`youngMaxPerTick must be a positive integer, got ${maxPerTick}`);
     this.young = new YoungSampler<Task>({
@@ -166,6 +184,19 @@ export class CgroupMetrics implements SnapshotSource {
       read: (task) => this.youngRead(task),
       alive: (task) => task.lifecycle === 'live',
     });
+  }
+
+  /**
+   * Reading threads stuck in the kernel (readThread), not yet back. A process that exits with
+   * one cannot wait for it: Node.js joins every thread at exit.
+   */
+  get stuckReaders(): number {
+    return this.reader.stuck;
+  }
+
+  /** Ends the reading thread (readThread); an inline engine has nothing to close. */
+  close(): Promise<void> {
+    return this.reader.close();
   }
 
   /** Young-task reads done since start (the first readings at add() not included): tests and benches. */
@@ -190,6 +221,7 @@ export class CgroupMetrics implements SnapshotSource {
       const cgroup = isTaskCgroup(options.cgroup) ? { ...options.cgroup } : resolveCgroup(this.mounts, options.cgroup);
       return new Task(id, namespace, cgroup, startTimeMs, options.attributes);
     });
+    this.reader.add(task);
     if (options.firstReading === true) this.young.add(task, true);
     return { id, namespace, annotate: (update) => task.annotate(update) };
   }
@@ -226,7 +258,10 @@ export class CgroupMetrics implements SnapshotSource {
    * registered, is a v2 cgroup, or nothing was missing.
    */
   attachDirs(id: string, namespace: string, later: TaskCgroup): boolean {
-    return this.registry.get(namespace, id)?.attachDirs(later) ?? false;
+    const task = this.registry.get(namespace, id);
+    if (!task?.attachDirs(later)) return false;
+    this.reader.attach(task);
+    return true;
   }
 
   /**
@@ -256,7 +291,7 @@ export class CgroupMetrics implements SnapshotSource {
   /** Forgets a task without a final reading. Unknown tasks are ignored; returns whether one was removed. */
   remove(id: string, namespace = 'default'): boolean {
     const task = this.registry.end(namespace, id, 'removed');
-    if (task) endReadState(task.state);
+    if (task) this.reader.end(task);
     return task !== undefined;
   }
 
@@ -333,14 +368,14 @@ export class CgroupMetrics implements SnapshotSource {
       dropped: cursor.dropped,
       missed: this.finals.missed,
       finalSources: this.finals.sourceCounts,
-      keptFiles: { open: this.keep?.open ?? 0, limit: this.keep?.limit ?? 0, tasks: this.keep?.tasks ?? 0 },
+      keptFiles: this.reader.kept(),
     };
   }
 
   /** One read of every registered task, by `deadline`; the run behind SharedCycle. */
   private async readLive(deadline: number): Promise<LiveReading[]> {
     const tasks = this.registry.list();
-    const cycle = await readCycle(tasks, this.groups, { deadline, sliceMs: this.sliceMs, deviceNames: this.deviceNames, keep: this.keep, netns: this.netns });
+    const cycle = await this.reader.cycle(tasks, deadline);
     this.lastCycleMs = cycle.durationMs;
     if (cycle.timedOut > 0) this.errors.add('timeout', cycle.timedOut);
     const live: LiveReading[] = [];
@@ -348,7 +383,7 @@ export class CgroupMetrics implements SnapshotSource {
       const result = cycle.results[i];
       const task = tasks[i] as Task;
       if (!result) continue;
-      if (result.gone) task.state.kept?.release(); // a removed cgroup's open files would keep it in kernel memory
+      if (result.gone) this.reader.release(task); // a removed cgroup's open files would keep it in kernel memory
       this.vanished.observe(task, result.gone);
       if (result.gone) continue;
       for (const e of result.errors) this.errors.add(e.type);
@@ -363,16 +398,19 @@ export class CgroupMetrics implements SnapshotSource {
    * vanished cgroup are left to the collections (counted once there, not at every young read).
    */
   private youngRead(task: Task): void {
-    const r = readStats(task.cgroup, this.groups, task.state, { deviceNames: this.deviceNames, keep: this.keep, netns: this.netns });
-    if (r.gone) task.state.kept?.release();
-    else task.remember(r.stats, r.timeMs, 'young');
+    void this.reader.one(task).then((r) => {
+      if (!r) return;
+      if (r.gone) this.reader.release(task);
+      else task.remember(r.stats, r.timeMs, 'young');
+    });
   }
 
   /** The final read of a stopped task: its cgroup now, else its last reading (young or periodic). */
-  private finalRead(task: Task, gone: boolean): StopResult {
-    const r = gone ? undefined : readStats(task.cgroup, this.groups, task.state, { deviceNames: this.deviceNames, keep: this.keep, netns: this.netns });
-    // The task has ended: its files close at once (a removed cgroup's would keep it in kernel memory).
-    endReadState(task.state);
+  private async finalRead(task: Task, gone: boolean): Promise<StopResult> {
+    const read = gone ? undefined : this.reader.one(task);
+    // The task has ended: its files close at once, after that read (a removed cgroup's would keep it in kernel memory).
+    this.reader.end(task);
+    const r = await read;
     if (!r || r.gone) return this.finals.queueLastKnown(task);
     for (const e of r.errors) this.errors.add(e.type);
     return this.finals.queueRead(task, r.stats, r.timeMs);
