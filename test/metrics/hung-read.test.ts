@@ -22,6 +22,20 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
+/** The flags that give a command the FUSE tree's two tasks. */
+const TASKS = (dir: string): string[] => [
+  '--root',
+  dir,
+  '--task',
+  'default/a=/a',
+  '--task',
+  'default/b=/b',
+  '--groups',
+  'cpu,memory',
+  '--collect-timeout',
+  '1000',
+];
+
 /** A FUSE tree with tasks a (its memory.stat hangs `hangS` s at each read) and b. */
 async function hungTree(hangS: number): Promise<SlowFs> {
   const tree = new TempV2Tree();
@@ -76,20 +90,7 @@ test('engine (readThread): a collection returns by its deadline with b while a r
 test('collect --collect-timeout 1000 prints b within the deadline while a hangs; the process ends when the read returns', async () => {
   const fsys = await hungTree(4);
   const t0 = performance.now();
-  const child = spawn(process.execPath, [
-    CLI,
-    'collect',
-    '--root',
-    fsys.dir,
-    '--task',
-    'default/a=/a',
-    '--task',
-    'default/b=/b',
-    '--collect-timeout',
-    '1000',
-    '--groups',
-    'cpu,memory',
-  ]);
+  const child = spawn(process.execPath, [CLI, 'collect', ...TASKS(fsys.dir)]);
   let out = '';
   let firstOutputMs = 0;
   child.stdout.on('data', (d: Buffer) => {
@@ -117,16 +118,7 @@ test('agent: scrapes and OTLP pushes answer while a hangs; SIGTERM flushes b and
   cleanups.push(() => rx.close());
   const port = await freePort();
   const agent = new AgentProcess([
-    '--root',
-    fsys.dir,
-    '--task',
-    'default/a=/a',
-    '--task',
-    'default/b=/b',
-    '--groups',
-    'cpu,memory',
-    '--collect-timeout',
-    '1000',
+    ...TASKS(fsys.dir),
     '--exporter',
     'prometheus,otlp',
     '--prometheus-host',
