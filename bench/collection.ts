@@ -116,6 +116,18 @@ try {
   const namedSelf = keptFilesSelf((await namedReader.collect()).resourceMetrics);
   for (let i = 0; i < N; i++) named.remove(`named-${i}`, 'k8s.io'); // its kept files back to the budget
 
+  // Heap per task without kept files (maxOpenFiles 0): what keeping them costs is the difference.
+  const unkept = new CgroupMetrics({ maxOpenFiles: 0 });
+  const unkeptReader = new BenchReader({ metricProducers: [unkept.producer()] });
+  new MeterProvider({ readers: [unkeptReader] });
+  await unkeptReader.collect();
+  const heapUnkept0 = await heapUsed();
+  for (const [i, p] of cgroups.paths.entries()) unkept.add({ id: `unkept-${i}`, namespace: 'bench', cgroup: p });
+  await unkeptReader.collect();
+  await unkeptReader.collect();
+  const bytesPerUnkeptTask = ((await heapUsed()) - heapUnkept0) / N;
+  for (let i = 0; i < N; i++) unkept.remove(`unkept-${i}`, 'bench');
+
   // Heap per task: the registry with every task read once (each keeps its last reading).
   const engine = new CgroupMetrics();
   const producer = engine.producer();
@@ -287,6 +299,7 @@ try {
     runsMs: { bareKept: bare, bareReopen, producer: producerMs, observe },
     heapBytesPerTask: bytesPerTask,
     heapBytesPerNamedTask: bytesPerNamedTask,
+    heapBytesPerTaskNoKeptFiles: bytesPerUnkeptTask,
     keptFiles: { self, namedSelf, bareCycleTasksKept: keptBareTasks, fds: fdsNow, rlimitBefore: FD_LIMIT_BEFORE, rlimit: FD_LIMIT },
     eventLoop: { maxMs: maxDelay, worst: worstSlice, collections: slices },
     readThread: {
@@ -309,6 +322,10 @@ try {
     ],
     ['observe() collection (no kept files)', `${f(r.observeCollectionMs)} ms  (${r.observeRatio.toFixed(2)} × the open/read/close cycle)`],
     ['heap per task', `${(bytesPerTask / 1024).toFixed(2)} KB  (target < 3 KB: ${bytesPerTask < 3072 ? 'PASS' : 'FAIL'})`],
+    [
+      'heap per task, no kept files',
+      `${(bytesPerUnkeptTask / 1024).toFixed(2)} KB  (maxOpenFiles 0; kept files cost ${((bytesPerTask - bytesPerUnkeptTask) / 1024).toFixed(2)} KB a task here, ${self.readPath.kept ?? 0} of ${N} keeping theirs)`,
+    ],
     ['heap per named task', `${(bytesPerNamedTask / 1024).toFixed(2)} KB  (8 Kubernetes names; target ≤ 4 KB: ${bytesPerNamedTask <= 4096 ? 'PASS' : 'FAIL'})`],
     ['heap engine with names, its self metrics', `files.open ${namedSelf.filesOpen}, tasks.read_path ${JSON.stringify(namedSelf.readPath)} (then removed)`],
     [

@@ -41,11 +41,6 @@ export class NetnsRegistry {
   release(ino: number, state: NetnsOwner): void {
     if (this.owners.get(ino) === state) this.owners.delete(ino);
   }
-
-  /** Namespaces with an owner now. */
-  get size(): number {
-    return this.owners.size;
-  }
 }
 
 /** The inode of a namespace file (`/proc/<pid>/ns/net`), or undefined when it cannot be seen. */

@@ -146,3 +146,8 @@ export function withLateDirs(c: TaskCgroup, later: TaskCgroup): TaskCgroup | und
   if (!changed) return undefined;
   return unified === undefined ? { ...c, dirs } : { ...c, dirs, unified };
 }
+
+/** The directory whose cgroup.procs lists a task's processes: its cgroup2 directory (or twin), else a v1 hierarchy's. */
+export function processesDir(c: TaskCgroup): string | undefined {
+  return c.version === 2 ? c.dir : (c.unified ?? c.dirs.cpuacct ?? c.dirs.cpu ?? c.dirs.memory ?? c.dirs.pids);
+}

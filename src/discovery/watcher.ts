@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Hierarchy } from '../cgroup/mounts.ts';
 import { parseFlatKeyed } from '../cgroup/parse/file-formats.ts';
-import { resolveCgroup, withLateDirs } from '../cgroup/resolve.ts';
+import { processesDir, resolveCgroup, withLateDirs } from '../cgroup/resolve.ts';
 import { V1_CONTROLLERS, type TaskCgroup } from '../cgroup/types.ts';
 import type { CgroupMetrics, StopResult, TaskHandle } from '../metrics/cgroup-metrics.ts';
 import { EventsWatcher, type EventsMechanism, type EventsWatch } from './events-watch.ts';
@@ -249,12 +249,10 @@ export class Discovery {
     }
     const k: Known = { task, path: rel, cgroup, ino, stopping: false, lateUntil: this.missingAny(cgroup) ? Date.now() + LATE_DIRS_MS : 0 };
     this.watchEvents(k);
-    if (!k.eventsFile && cgroup.version === 1) {
-      const dir = cgroup.dirs.cpuacct ?? cgroup.dirs.cpu ?? cgroup.dirs.memory ?? cgroup.dirs.pids;
-      if (dir) k.procsFile = path.join(dir, 'cgroup.procs');
-    }
+    const procsFile = procsFileOf(cgroup);
+    if (!k.eventsFile && cgroup.version === 1 && procsFile) k.procsFile = procsFile;
     this.known.set(rel, k);
-    this.options.metadata?.track(task, handle, procsFileOf(cgroup));
+    this.options.metadata?.track(task, handle, procsFile);
     this.options.onEvent?.({ type: 'added', task, path: rel });
     // It may have run and ended before the watch was set: populated 0 with CPU time used means over.
     if (this.hasEnded(k)) void this.finish(k, k.eventsFile ? 'populated' : 'empty');
@@ -416,8 +414,8 @@ export class Discovery {
   }
 }
 
-/** The cgroup.procs that lists a task's processes: its cgroup2 directory's, else a v1 hierarchy's. */
+/** The cgroup.procs that lists a task's processes. */
 function procsFileOf(c: TaskCgroup): string | undefined {
-  const dir = c.version === 2 ? c.dir : (c.unified ?? c.dirs.cpuacct ?? c.dirs.cpu ?? c.dirs.memory ?? c.dirs.pids);
+  const dir = processesDir(c);
   return dir === undefined ? undefined : path.join(dir, 'cgroup.procs');
 }

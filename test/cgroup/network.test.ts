@@ -17,6 +17,7 @@ import { parseNetDev } from '../../src/cgroup/parse/net-dev.ts';
 import type { NetworkInterfaceStats } from '../../src/cgroup/types.ts';
 import { CgroupMetrics, type Snapshot } from '../../src/index.ts';
 import { requireV1, V1_MOUNT } from '../metrics/helpers.ts';
+import { kernelTx, sendDatagrams } from '../helpers/net.ts';
 
 const CONTROLLERS = ['cpu', 'cpuacct', 'memory', 'pids'] as const;
 const parent = `ocm-net-${randomBytes(4).toString('hex')}`;
@@ -126,20 +127,8 @@ test('a namespace of its own: its interfaces (not lo), once per namespace, none 
 
   // 60 datagrams of 200 bytes from inside the namespace to the host end.
   const N = 60;
-  execFileSync('nsenter', [
-    `--net=/proc/${ownPid}/ns/net`,
-    process.execPath,
-    '-e',
-    `const d=require('dgram').createSocket('udp4');let n=0;const f=()=>d.send(Buffer.alloc(200),9,'10.231.77.1',()=>{if(++n<${N})f();else d.close()});f()`,
-  ]);
-  // The kernel's own counters, split here (not by the parser under test): tx bytes and packets are fields 9 and 10.
-  const line =
-    fs
-      .readFileSync(`/proc/${ownPid}/net/dev`, 'latin1')
-      .split('\n')
-      .find((l) => l.trim().startsWith(`${nsIf}:`)) ?? '';
-  const f = (line.split(':')[1] ?? '').trim().split(/\s+/).map(Number);
-  const kernel = { txBytes: f[8] as number, txPackets: f[9] as number };
+  sendDatagrams(ownPid, N, 200, '10.231.77.1');
+  const kernel = kernelTx(ownPid, nsIf);
   assert.ok(kernel && kernel.txPackets >= N && kernel.txBytes >= N * 242, `the kernel counted the datagrams: ${JSON.stringify(kernel)}`);
   s = await c.snapshot();
   const live = netOf(s, 'own')?.[0];

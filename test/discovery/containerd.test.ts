@@ -21,6 +21,7 @@ import { Discovery } from '../../src/discovery/watcher.ts';
 import { CgroupMetrics } from '../../src/metrics/cgroup-metrics.ts';
 import { AgentProcess, CLI, httpGet, stopAllAgents } from '../helpers/otlp-receiver.ts';
 import { freePort, sampleValue, startPrometheus, startVictoriaMetrics, type PrometheusPeer, type VictoriaMetricsPeer } from '../helpers/peers.ts';
+import { kernelTx, sendDatagrams } from '../helpers/net.ts';
 import { kernelWatchCount } from '../helpers/watches.ts';
 import {
   CAPTURE_CPU_SHARE,
@@ -128,14 +129,6 @@ async function settle(count: () => Promise<number>, target: number, quietMs: num
 }
 
 /** The mount point of a v1 controller's hierarchy (or the cgroup2 mount on a v2 host). */
-/** One interface's transmit counters from the kernel's net/dev, split here (not by the parser under test). */
-function parseNetDevLine(text: string, iface: string): { txPackets: number; txBytes: number } {
-  const line = text.split('\n').find((l) => l.trim().startsWith(`${iface}:`));
-  assert.ok(line, `${iface} in net/dev`);
-  const f = (line.split(':')[1] as string).trim().split(/\s+/).map(Number);
-  return { txBytes: f[8] as number, txPackets: f[9] as number };
-}
-
 function ctrdCgroup(controller: string): string {
   const m = hostCgroupMounts();
   return (m.v1.get(controller) ?? m.v2)?.mountPoint ?? '/sys/fs/cgroup';
@@ -398,13 +391,8 @@ describe('discovery with a real containerd', { timeout: 420_000 }, () => {
       if (Date.now() - t > 20_000) assert.fail(`no network series of ${ns}/own: ${JSON.stringify(own.map((x) => x.name))}`);
     }
     const N = 80;
-    execFileSync('nsenter', [
-      `--net=/proc/${pid}/ns/net`,
-      process.execPath,
-      '-e',
-      `const d=require('dgram').createSocket('udp4');let n=0;const f=()=>d.send(Buffer.alloc(300),9,'10.231.78.1',()=>{if(++n<${N})f();else d.close()});f()`,
-    ]);
-    const kernel = parseNetDevLine(fs.readFileSync(`/proc/${pid}/net/dev`, 'latin1'), inIf);
+    sendDatagrams(pid, N, 300, '10.231.78.1');
+    const kernel = kernelTx(pid, inIf);
     assert.ok(kernel.txPackets >= N, `the kernel counted ${kernel.txPackets} packets sent`);
     // No scrape between the traffic and the exit: only the final reading can carry it.
     fs.writeFileSync(go, '');

@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { AFTER_EXIT, LOADED, TempV2Tree, V2 } from '../metrics/helpers.ts';
-import { AgentProcess, OtlpReceiver, httpGet, pointsOf, stopAllAgents } from '../helpers/otlp-receiver.ts';
+import { AgentProcess, OtlpReceiver, httpGet, pointsOf, promAndOtlpFlags, stopAllAgents } from '../helpers/otlp-receiver.ts';
 import { freePort } from '../helpers/peers.ts';
 import { parseExposition } from '../helpers/runtimes.ts';
 import { TaskNamespace } from '../helpers/task-cgroups.ts';
@@ -88,24 +88,7 @@ test('--exporter prometheus,otlp: short tasks end while the agent runs; the endp
   const ns = new TaskNamespace('ocm-readers');
   const rx = await OtlpReceiver.start();
   const port = await freePort();
-  const agent = new AgentProcess([
-    '-v',
-    '--exporter',
-    'prometheus,otlp',
-    '--prometheus-host',
-    '127.0.0.1',
-    '--prometheus-port',
-    String(port),
-    '--otlp-endpoint',
-    rx.url,
-    '--interval',
-    '700',
-    '--layouts=',
-    '--layout-pattern',
-    ns.pattern,
-    '--groups',
-    'cpu',
-  ]);
+  const agent = new AgentProcess(['-v', ...promAndOtlpFlags(port, rx.url, 700), '--layouts=', '--layout-pattern', ns.pattern, '--groups', 'cpu']);
   let scraping = true;
   t.after(async () => {
     scraping = false;

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { AgentProcess, CLI, OtlpReceiver, childEnv, httpGet, pointValue, pointsOf, stopAllAgents } from '../helpers/otlp-receiver.ts';
+import { AgentProcess, CLI, OtlpReceiver, childEnv, httpGet, pointValue, pointsOf, promAndOtlpFlags, stopAllAgents } from '../helpers/otlp-receiver.ts';
 import { freePort } from '../helpers/peers.ts';
 
 const REPO = path.resolve(path.dirname(CLI), '../..');
@@ -108,19 +108,7 @@ describe('every failure speaks', () => {
   test('a collector answering 500: one line at once, then nothing for a minute; counted in cgroup_metrics.export.failures{exporter="otlp"}', async () => {
     const rx = await OtlpReceiver.start({ mode: 'error' });
     const port = await freePort();
-    const agent = new AgentProcess([
-      '--exporter',
-      'otlp,prometheus',
-      '--prometheus-host',
-      '127.0.0.1',
-      '--prometheus-port',
-      String(port),
-      '--otlp-endpoint',
-      rx.url,
-      '--interval',
-      '200',
-      ...TASK,
-    ]);
+    const agent = new AgentProcess([...promAndOtlpFlags(port, rx.url, 200), ...TASK]);
     try {
       const url = await agent.prometheusUrl();
       await sleep(3_000);

@@ -447,6 +447,22 @@ export function childEnv(env: Record<string, string | undefined> = {}): NodeJS.P
   return out;
 }
 
+/** The agent's flags for a Prometheus endpoint on 127.0.0.1:`port` beside OTLP pushes to `url` every `intervalMs`. */
+export function promAndOtlpFlags(port: number, url: string, intervalMs: number): string[] {
+  return [
+    '--exporter',
+    'prometheus,otlp',
+    '--prometheus-host',
+    '127.0.0.1',
+    '--prometheus-port',
+    String(port),
+    '--otlp-endpoint',
+    url,
+    '--interval',
+    String(intervalMs),
+  ];
+}
+
 /** `node dist/cli/main.js ARGS` with its stdout/stderr captured; `stop()` (SIGKILL) in after(). */
 export class AgentProcess {
   readonly child: ChildProcess;

@@ -235,3 +235,16 @@ test('issue 11 (14): a negative or ≥ 2^63 kernel value is a `range` read error
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('engine options: maxOpenFiles and stuckReadMs are checked; a copied tree keeps no files, whatever its size', async () => {
+  assert.throws(
+    () => new CgroupMetrics({ root: V2.loaded, maxOpenFiles: -1 }),
+    (e: unknown) => e instanceof ConfigError && /maxOpenFiles must be a non-negative integer, got -1/.test(e.message),
+  );
+  assert.throws(() => new CgroupMetrics({ root: V2.loaded, maxOpenFiles: 1.5 }), ConfigError);
+  assert.throws(() => new CgroupMetrics({ root: V2.loaded, readThread: true, stuckReadMs: 0 }), /stuckReadMs/);
+  const cg = new CgroupMetrics({ root: V2.loaded });
+  cg.add({ id: 't', cgroup: '/' });
+  const s = await cg.openConsumer().snapshot();
+  assert.deepEqual(s.self.keptFiles, { open: 0, limit: 0, tasks: 0 }, 'not a cgroup file system: open/read/close');
+});

@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { after, test } from 'node:test';
 import type { CgroupStats } from '../../src/cgroup/types.ts';
 import { CgroupMetrics } from '../../src/index.ts';
-import { AgentProcess, CLI, OtlpReceiver, httpGet, pointsWith } from '../helpers/otlp-receiver.ts';
+import { AgentProcess, CLI, OtlpReceiver, httpGet, pointsWith, promAndOtlpFlags } from '../helpers/otlp-receiver.ts';
 import { freePort } from '../helpers/peers.ts';
 import { mountSlowFs, type SlowFs } from '../helpers/slowfs.ts';
 import { LOADED, TempV2Tree } from './helpers.ts';
@@ -117,21 +117,7 @@ test('agent: scrapes and OTLP pushes answer while a hangs; SIGTERM flushes b and
   const rx = await OtlpReceiver.start();
   cleanups.push(() => rx.close());
   const port = await freePort();
-  const agent = new AgentProcess([
-    ...TASKS(fsys.dir),
-    '--exporter',
-    'prometheus,otlp',
-    '--prometheus-host',
-    '127.0.0.1',
-    '--prometheus-port',
-    String(port),
-    '--otlp-endpoint',
-    rx.url,
-    '--interval',
-    '1500',
-    '--shutdown-timeout',
-    '3000',
-  ]);
+  const agent = new AgentProcess([...TASKS(fsys.dir), ...promAndOtlpFlags(port, rx.url, 1500), '--shutdown-timeout', '3000']);
   cleanups.push(() => agent.stop());
   const url = await agent.prometheusUrl();
   const started = performance.now();

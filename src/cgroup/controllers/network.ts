@@ -1,4 +1,5 @@
 import { inodeOf } from '../netns.ts';
+import { processesDir } from '../resolve.ts';
 import { parseNetDev } from '../parse/net-dev.ts';
 import type { Reading } from '../reading.ts';
 import type { NetworkInterfaceStats, V1Stats, V2Stats } from '../types.ts';
@@ -16,7 +17,7 @@ export const networkController: Controller = {
   groups: ['network'],
 
   readV1(r, cg, s) {
-    const dir = cg.unified ?? cg.dirs.cpuacct ?? cg.dirs.cpu ?? cg.dirs.memory ?? cg.dirs.pids;
+    const dir = processesDir(cg);
     if (dir !== undefined) readNetwork(r, dir, s);
   },
 
@@ -43,7 +44,7 @@ function readNetwork(r: Reading, cgroupDir: string, s: V1Stats | V2Stats): void 
     // Not found yet, or its process is gone and nothing kept the file open: one of the
     // processes in the cgroup now (the namespace is the same for all of a container's).
     const procs = r.text(cgroupDir, 'cgroup.procs');
-    const pid = procs?.slice(0, procs.indexOf('\n')).trim();
+    const pid = procs?.split('\n', 1)[0]?.trim();
     if (!pid) return;
     const ino = inodeOf(`${registry.procRoot}/${pid}/ns/net`);
     if (ino === undefined) return;
