@@ -24,6 +24,7 @@ import {
   parseLimit,
   parseNestedKeyed,
   parseSingleValue,
+  parseValue,
   pickKeys,
 } from '../../src/cgroup/parse/file-formats.ts';
 import { newReadState, readStats } from '../../src/cgroup/read.ts';
@@ -851,4 +852,9 @@ describe('readStats on the fixture directories', () => {
       assert.equal(r.stats.memory?.limit, 199999488);
     });
   });
+});
+
+test('-0 is read as 0, never as a negative zero (fast-check found parseValue and parseSingleValue disagreeing on it)', () => {
+  for (const v of [parseInteger('-0'), parseValue('-0'), parseSingleValue('-0\n'), parseInteger('-000')])
+    assert.ok(Object.is(v, 0), `got ${Object.is(v, -0) ? '-0' : v}`);
 });

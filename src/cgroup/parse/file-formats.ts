@@ -44,7 +44,9 @@ export function parseInteger(token: string): number | undefined {
     const c = token.charCodeAt(i);
     if (c < 48 || c > 57) return undefined;
   }
-  return Number(token);
+  // `-0` is 0: a negative zero would compare unequal (Object.is) to the same value read elsewhere.
+  const v = Number(token);
+  return v === 0 ? 0 : v;
 }
 
 /** A decimal number such as PSI's `avg10=7.97`. */
