@@ -330,8 +330,8 @@ export interface PrometheusPeer {
   /** Polls the query until `predicate` (default: non-empty) holds; throws with the targets'
    * state (last scrape errors) after `timeoutMs` (default 20 s). */
   waitForSeries(promql: string, predicate?: (v: PromVector) => boolean, timeoutMs?: number): Promise<PromVector>;
-  /** /api/v1/targets, active targets: labels, health, lastError. */
-  targets(): Promise<Array<{ labels: Record<string, string>; health: string; lastError: string; scrapeUrl: string }>>;
+  /** /api/v1/targets, active targets: labels, health, lastError, lastScrape (when the last scrape began, RFC 3339). */
+  targets(): Promise<Array<{ labels: Record<string, string>; health: string; lastError: string; lastScrape: string; scrapeUrl: string }>>;
   /** What prometheus has written so far (stdout + stderr, the tail). */
   output(): string;
   stop(): Promise<void>;
@@ -403,7 +403,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
   const targets: PrometheusPeer['targets'] = async () => {
     const res = await fetch(`${url}/api/v1/targets?state=active`, { signal: AbortSignal.timeout(5_000) });
     const body = (await res.json()) as {
-      data?: { activeTargets?: Array<{ labels: Record<string, string>; health: string; lastError: string; scrapeUrl: string }> };
+      data?: { activeTargets?: Array<{ labels: Record<string, string>; health: string; lastError: string; lastScrape: string; scrapeUrl: string }> };
     };
     return body.data?.activeTargets ?? [];
   };

@@ -31,6 +31,11 @@ export function burnSeconds(i: number): number {
   return 0.2 + (0.3 * (i % 7)) / 6;
 }
 
+/** Intended CPU seconds of short container i for the capture tests at a realistic scrape interval: 0.05 … 0.5 s, in ten steps. */
+export function shortBurnSeconds(i: number): number {
+  return 0.05 + (0.45 * (i % 10)) / 9;
+}
+
 const INSTALL_HINT = 'run `bash scripts/install-peers.sh` (as root) first';
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
