@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { GZIP_LEVEL, GZIP_MIN_BYTES, PROMETHEUS_CONTENT_TYPE, startPrometheusEndpoint } from '../src/export/prometheus.ts';
+import { serializeSliced } from '../src/export/sliced-serialize.ts';
 import { CgroupMetrics } from '../src/index.ts';
 import { makeV1Cgroups, median, printTable, writeResults } from './lib/v1-cgroups.ts';
 
@@ -108,6 +109,7 @@ try {
   const readMs: number[] = [];
   let page = '';
   let gz1: Buffer = Buffer.alloc(0);
+  const scrapeStallMs: number[] = [];
   const sizes = { plain: 0, gzip1: 0, gzip6: 0, scrapedGzip: 0, scrapedPlain: 0 };
   const phase = (name: string, run: () => Promise<void>): Phase => ({ name, run, ms: [], cpu: [] });
   const phases = {
@@ -118,6 +120,11 @@ try {
     serialize: phase('serialize', async () => {
       page = serializer.serialize(metrics as ResourceMetrics);
       sizes.plain = Buffer.byteLength(page);
+    }),
+    // What the endpoint does: the same page in slices, the event loop turning between them.
+    serializeSliced: phase('serialize, sliced (the endpoint)', async () => {
+      const sliced = await serializeSliced(serializer, metrics as ResourceMetrics);
+      if (sliced !== page) throw new Error('the sliced page differs from the whole one');
     }),
     compress: phase(`compress, gzip level ${GZIP_LEVEL}`, async () => {
       gz1 = await gzip(page, { level: GZIP_LEVEL });
@@ -133,7 +140,16 @@ try {
       if (r.bytes !== sizes.plain) throw new Error(`sent ${r.bytes} of ${sizes.plain} bytes`);
     }),
     scrapeGzip: phase('whole scrape, Accept-Encoding: gzip', async () => {
-      const r = await get(endpoint.url, { 'accept-encoding': 'gzip' });
+      // The longest the event loop waited during the scrape (a 1 ms ticker's largest gap).
+      let last = performance.now();
+      let gap = 0;
+      const ticker = setInterval(() => {
+        const now = performance.now();
+        gap = Math.max(gap, now - last);
+        last = now;
+      }, 1);
+      const r = await get(endpoint.url, { 'accept-encoding': 'gzip' }).finally(() => clearInterval(ticker));
+      scrapeStallMs.push(Math.max(gap, performance.now() - last));
       if (r.encoding !== 'gzip') throw new Error('the endpoint did not gzip');
       sizes.scrapedGzip = r.bytes;
     }),
@@ -222,6 +238,8 @@ try {
     split: Object.fromEntries(split.map(([k, v]) => [k, { ms: v, share: v / sum }])),
     sumOfPhasesMs: sum,
     wholeScrapeGzipMs: m(phases.scrapeGzip),
+    serializeSlicedOverWhole: m(phases.serializeSliced) / m(phases.serialize),
+    scrapeLongestStallMs: { median: median(scrapeStallMs.slice(-ROUNDS)), max: Math.max(...scrapeStallMs.slice(-ROUNDS)) },
     wholeScrapeOverSum: m(phases.scrapeGzip) / sum,
     plainSumOfPhasesMs: plainSum,
     wholeScrapePlainMs: m(phases.scrapePlain),
@@ -248,6 +266,8 @@ try {
     ['whole scrape, gzip', `${ms(m(phases.scrapeGzip)).padStart(9)}  (${r.wholeScrapeOverSum.toFixed(2)} × the sum; CPU ${ms(cpu(phases.scrapeGzip))})`],
     ['whole scrape, plain', `${ms(m(phases.scrapePlain)).padStart(9)}  (phases ${ms(plainSum)}; CPU ${ms(cpu(phases.scrapePlain))})`],
     ['gzip / plain scrape', `time ${r.gzipScrapeOverPlainScrape.toFixed(2)} ×, CPU ${r.gzipScrapeCpuOverPlainScrapeCpu.toFixed(2)} ×`],
+    ['serialize, sliced / whole', `${ms(m(phases.serializeSliced))} = ${r.serializeSlicedOverWhole.toFixed(2)} ×`],
+    ['longest event-loop stall in a scrape', `median ${ms(r.scrapeLongestStallMs.median)}, max ${ms(r.scrapeLongestStallMs.max)}`],
   ]);
   printTable(`compression of the page (median of ${ROUNDS} alternating, each after a full GC)`, [
     ['page', `${sizes.plain} bytes; send plain ${ms(m(phases.sendPlain))}, gzipped ${ms(m(phases.sendGzip))} (loopback)`],

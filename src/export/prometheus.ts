@@ -10,6 +10,7 @@ import type { CgroupMetrics } from '../metrics/cgroup-metrics.ts';
 import { collectDeliveries } from '../metrics/deliveries.ts';
 import { prometheusNamingProducer } from './prometheus-naming.ts';
 import type { ExporterSettings, PrometheusSettings } from './settings.ts';
+import { serializeSliced } from './sliced-serialize.ts';
 
 export interface PrometheusEndpoint {
   /** The reader to register with the MeterProvider. */
@@ -65,8 +66,8 @@ export function acceptsGzip(header: string | string[] | undefined): boolean {
 
 /**
  * One GET: a collection, and the page, gzipped when the client accepts it and the page is
- * worth it. Compression runs on libuv's thread pool, so a 5 MiB page never stalls the event
- * loop; it is done before any byte is sent, so a failure of it is a plain 500 that
+ * worth it. The page is serialized in slices and compressed on libuv's thread pool, so a 5 MiB
+ * page never stalls the event loop; it is done before any byte is sent, so a failure of it is a plain 500 that
  * acknowledges nothing. The final readings the page carried are acknowledged only once the
  * whole body (gzipped or not) was handed to the kernel on a connection still intact; a client
  * gone before that, mid-page or mid-gzip-stream alike, gets them again at its next scrape. A
@@ -77,7 +78,7 @@ async function scrape(reader: PrometheusExporter, res: http.ServerResponse, want
   try {
     const { result, deliveries } = await collectDeliveries(() => reader.collect());
     if (result.errors.length) diag.error('PrometheusExporter: metrics collection errors', ...result.errors);
-    const page = serializer.serialize(result.resourceMetrics);
+    const page = await serializeSliced(serializer, result.resourceMetrics);
     // A string's length never exceeds its UTF-8 byte count: a cheap test of the threshold.
     if (wantsGzip && page.length >= GZIP_MIN_BYTES) {
       body = await gzip(page, { level: GZIP_LEVEL });
