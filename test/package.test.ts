@@ -83,7 +83,7 @@ import('otel-cgroup-metrics').then((imported) => {
 });
 
 describe('npm pack', () => {
-  test('ships LICENSE, README.md, package.json, dist .js/.d.ts of every source file and proto/*.proto, nothing else', () => {
+  test("ships LICENSE, README.md, package.json, dist .js/.d.ts of every source file, proto/*.proto and the events addon's source and build script, nothing else", () => {
     assertBuilt();
     // --ignore-scripts: no `prepare` build here; the suite runs on what `npm run build` made.
     const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
@@ -93,11 +93,11 @@ describe('npm pack', () => {
     const files = info.files.map((f) => f.path).sort();
     const shipped = new Set(files);
 
-    const stray = files.filter(
-      (f) => !['LICENSE', 'README.md', 'package.json'].includes(f) && !/^dist\/.+\.(?:js|d\.ts)$/.test(f) && !/^proto\/.+\.proto$/.test(f),
-    );
+    // The addon is built at install (package.json `install`): its source and script ship, no binary.
+    const top = ['LICENSE', 'README.md', 'package.json', 'native/cgroup-events.c', 'scripts/build-native.mjs'];
+    const stray = files.filter((f) => !top.includes(f) && !/^dist\/.+\.(?:js|d\.ts)$/.test(f) && !/^proto\/.+\.proto$/.test(f));
     assert.deepEqual(stray, [], `files that should not be in the package: ${stray.join(', ')}`);
-    for (const f of ['LICENSE', 'README.md', 'package.json']) assert.ok(shipped.has(f), `${f} is not in the package`);
+    for (const f of top) assert.ok(shipped.has(f), `${f} is not in the package`);
 
     // Every source file's build, and nothing built from a source that is gone (a stale dist/).
     const sources = fs

@@ -3,8 +3,7 @@
  * `--import` (through NODE_OPTIONS, so every child process the tests start has it too), it
  * resolves each `@opentelemetry/*` import of the repository's own code (src/, test/, dist/,
  * examples/) from compat/otel3/node_modules, where the 3.x line is installed, instead of the
- * root node_modules (the 2.x line); `epoll` too, a native addon built there for Node 24's ABI
- * (the root one is built for the Node.js of the first run and does not load on another). ES modules ignore NODE_PATH; a resolve hook is the one
+ * root node_modules (the 2.x line). ES modules ignore NODE_PATH; a resolve hook is the one
  * switch that leaves the working tree as it is. Packages resolve their own dependencies as
  * usual, so the 3.x packages find each other, one copy each (npm ls in compat/otel3).
  * module.registerHooks (Node >= 22.15) covers import and require() alike.
@@ -22,7 +21,7 @@ const compatRequire = createRequire(compatParent);
 registerHooks({
   resolve(specifier, context, nextResolve) {
     const parent = context.parentURL;
-    if ((specifier.startsWith('@opentelemetry/') || specifier === 'epoll') && parent?.startsWith(repo) && !parent.startsWith(here.href) && !parent.includes('/node_modules/')) {
+    if (specifier.startsWith('@opentelemetry/') && parent?.startsWith(repo) && !parent.startsWith(here.href) && !parent.includes('/node_modules/')) {
       if (context.conditions?.includes('require')) return { url: pathToFileURL(compatRequire.resolve(specifier)).href, shortCircuit: true };
       return nextResolve(specifier, { ...context, parentURL: compatParent });
     }

@@ -2,8 +2,8 @@
 # The test command's second run (scripts/test-all.sh): Node.js 24 with OpenTelemetry JS 3.x.
 #  - Node.js 24: .peers/pkg/node24 (scripts/install-peers.sh unpacks it from the npm registry);
 #  - OpenTelemetry JS 3.x: compat/otel3/package.json and its lockfile, installed here with
-#    `npm ci` into compat/otel3/node_modules (one copy of each package: see its overrides),
-#    with the epoll addon built for Node 24's ABI;
+#    `npm ci` into compat/otel3/node_modules (one copy of each package: see its overrides);
+#    the events addon (native/build, Node-API) is the same build on both lines;
 #  - the repository's own code resolves every @opentelemetry/* import from there through
 #    compat/otel3/resolve.mjs, passed in NODE_OPTIONS so that the agents and other Node.js
 #    processes the tests start get it too; everything else resolves as usual.
@@ -21,10 +21,8 @@ export PATH="$NODE24_BIN:$PATH"
 [[ "$(node -p 'process.versions.node')" == 24.* ]] || die "node on PATH is $(node --version), not 24"
 
 echo "compat/otel3: node $(node --version); npm ci"
-# node-gyp builds the epoll addon against Node 24's own headers (in its tarball): no download.
-export npm_config_nodedir="$(dirname "$NODE24_BIN")"
 (cd compat/otel3 && { npm ci --no-audit --no-fund || { sleep 10; npm ci --no-audit --no-fund; }; })
-(cd compat/otel3 && node -e "require('epoll')") || die "the epoll addon did not build for Node 24 (python3, make, g++)"
+node -e "if (typeof require('./native/build/cgroup-events.node').open !== 'function') process.exit(1)" || die "the events addon (native/build/cgroup-events.node, Node-API) does not load on Node 24"
 (cd compat/otel3 && npm ls --all >/dev/null) || die "compat/otel3: npm ls reports missing or invalid packages"
 
 echo "compat/otel3: type check against the 3.x declarations"

@@ -1,5 +1,6 @@
 /** The messages between the main thread and the reading thread (thread-reader.ts, read-worker.ts). */
 import type { MessagePort } from 'node:worker_threads';
+import type { CapturedFiles } from './captured.ts';
 import type { CpuSplit } from './cpu-split.ts';
 import type { MetricGroup, ReadResult, TaskCgroup } from './types.ts';
 
@@ -9,7 +10,7 @@ export type ToReader =
   | { t: 'attach'; inc: number; cgroup: TaskCgroup }
   | { t: 'end'; inc: number }
   | { t: 'release'; inc: number }
-  | { t: 'one'; seq: number; inc: number }
+  | { t: 'one'; seq: number; inc: number; record?: boolean; captured?: CapturedFiles }
   | { t: 'cycle'; seq: number; incs: number[]; deadlineEpochMs: number };
 
 /** One read as it comes back: the result and the task's v1 CPU split after it. */

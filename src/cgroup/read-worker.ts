@@ -9,8 +9,9 @@
 import { isMainThread, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { FileBudget } from './kept-files.ts';
 import { hostNetns } from './netns.ts';
-import { endReadState, newReadState, readStats, type ReadState } from './read.ts';
+import { endReadState, newReadState, type ReadState } from './read.ts';
 import { PROGRESS_DONE, PROGRESS_INC, PROGRESS_RETIRE, type FromReader, type ReadItem, type ReaderData, type ToReader } from './read-protocol.ts';
+import { readOne as readWith, type OneReadOptions } from './read-one.ts';
 import type { TaskCgroup } from './types.ts';
 
 function main(): void {
@@ -24,12 +25,12 @@ function main(): void {
   const cycles: Array<Extract<ToReader, { t: 'cycle' }>> = [];
   let lastInc = 0;
 
-  const readOne = (inc: number): ReadItem => {
+  const readOne = (inc: number, how?: OneReadOptions): ReadItem => {
     const t = tasks.get(inc);
     if (!t) return [inc, null, undefined];
     lastInc = inc;
     Atomics.store(ctl, PROGRESS_INC, inc);
-    const r = readStats(t.cgroup, groups, t.state, { keep, netns });
+    const r = readWith(t.cgroup, groups, t.state, { keep, netns }, how);
     Atomics.store(ctl, PROGRESS_INC, 0);
     Atomics.add(ctl, PROGRESS_DONE, 1);
     if (Atomics.load(ctl, PROGRESS_RETIRE) === 1) retire();
@@ -67,7 +68,7 @@ function main(): void {
         tasks.get(m.inc)?.state.kept?.release();
         break;
       case 'one':
-        port.postMessage({ t: 'one', seq: m.seq, item: readOne(m.inc) } satisfies FromReader);
+        port.postMessage({ t: 'one', seq: m.seq, item: readOne(m.inc, m) } satisfies FromReader);
         break;
       case 'cycle':
         cycles.push(m);

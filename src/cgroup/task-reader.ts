@@ -2,7 +2,8 @@ import type { DeviceNames } from './devices.ts';
 import type { FileBudget } from './kept-files.ts';
 import type { NetnsRegistry } from './netns.ts';
 import { readCycle, type CycleResult } from './read-cycle.ts';
-import { endReadState, readStats, type ReadState } from './read.ts';
+import { readOne, type OneReadOptions } from './read-one.ts';
+import { endReadState, type ReadState } from './read.ts';
 import type { MetricGroup, ReadResult, TaskCgroup } from './types.ts';
 
 /** A task as a reader sees it: its identity, its directories and what its reads remember. */
@@ -36,7 +37,7 @@ export interface TaskReader {
   /** Reads `tasks` by `deadline` (performance.now() clock); aligned results, undefined where not read. */
   cycle(tasks: readonly ReaderTask[], deadline: number): Promise<CycleResult>;
   /** One read (a first, young or final reading); undefined when it could not be taken (a stuck reader). */
-  one(task: ReaderTask): Promise<ReadResult | undefined>;
+  one(task: ReaderTask, how?: OneReadOptions): Promise<ReadResult | undefined>;
   /** Releases the task's kept files (its cgroup was found gone; it stays registered). */
   release(task: ReaderTask): void;
   kept(): KeptCounts;
@@ -75,8 +76,8 @@ export class InlineReader implements TaskReader {
     return readCycle(tasks, this.o.groups, { deadline, sliceMs: this.o.sliceMs, deviceNames: this.o.deviceNames, keep: this.o.keep, netns: this.o.netns });
   }
 
-  one(task: ReaderTask): Promise<ReadResult | undefined> {
-    return Promise.resolve(readStats(task.cgroup, this.o.groups, task.state, { deviceNames: this.o.deviceNames, keep: this.o.keep, netns: this.o.netns }));
+  one(task: ReaderTask, how?: OneReadOptions): Promise<ReadResult | undefined> {
+    return Promise.resolve(readOne(task.cgroup, this.o.groups, task.state, { deviceNames: this.o.deviceNames, keep: this.o.keep, netns: this.o.netns }, how));
   }
 
   kept(): KeptCounts {

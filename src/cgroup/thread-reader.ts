@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import type { CycleResult } from './read-cycle.ts';
 import { PROGRESS_DONE, PROGRESS_INC, PROGRESS_RETIRE, type FromReader, type ReaderData, type ReadItem, type ToReader } from './read-protocol.ts';
+import type { OneReadOptions } from './read-one.ts';
 import type { KeptCounts, ReaderTask, TaskReader } from './task-reader.ts';
 import type { MetricGroup, ReadResult } from './types.ts';
 
@@ -57,7 +58,7 @@ export class ThreadReader implements TaskReader {
   private readonly stuckTasks = new Set<number>();
   private readonly tasks = new Map<number, ReaderTask>();
   private seq = 0;
-  private readonly ones = new Map<number, { inc: number; resolve: (r: ReadResult | undefined) => void }>();
+  private readonly ones = new Map<number, { inc: number; how: OneReadOptions | undefined; resolve: (r: ReadResult | undefined) => void }>();
   private readonly cycles = new Map<number, PendingCycle>();
   private watchdog: NodeJS.Timeout | undefined;
   private lastDone = -1;
@@ -94,12 +95,12 @@ export class ThreadReader implements TaskReader {
     this.post({ t: 'release', inc: task.incarnation });
   }
 
-  one(task: ReaderTask): Promise<ReadResult | undefined> {
+  one(task: ReaderTask, how?: OneReadOptions): Promise<ReadResult | undefined> {
     if (!this.current || this.stuckTasks.has(task.incarnation)) return Promise.resolve(undefined);
     const seq = ++this.seq;
     return new Promise((resolve) => {
-      this.ones.set(seq, { inc: task.incarnation, resolve });
-      this.post({ t: 'one', seq, inc: task.incarnation });
+      this.ones.set(seq, { inc: task.incarnation, how, resolve });
+      this.post({ t: 'one', seq, inc: task.incarnation, ...how });
       this.arm();
     });
   }
@@ -270,7 +271,7 @@ export class ThreadReader implements TaskReader {
       if (this.stuckTasks.has(one.inc)) {
         this.ones.delete(seq);
         one.resolve(undefined);
-      } else this.post({ t: 'one', seq, inc: one.inc });
+      } else this.post({ t: 'one', seq, inc: one.inc, ...one.how });
     }
     for (const [seq, c] of this.cycles) {
       const incs = c.tasks.filter((t, i) => c.results[i] === undefined && !this.stuckTasks.has(t.incarnation)).map((t) => t.incarnation);

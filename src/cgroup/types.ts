@@ -253,6 +253,8 @@ export interface ReadResult {
   gone: boolean;
   /** Wall-clock time of the read, ms since the epoch. */
   timeMs: number;
+  /** The cgroup files it read, when asked for (TaskReader.one with `record`). */
+  files?: string[];
 }
 
 /** The v1 shape of TaskCgroup. */

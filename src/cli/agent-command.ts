@@ -143,7 +143,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
         else if (flags.verbose && e.type === 'added') log(`task ${e.task.namespace}/${e.task.id} added (${e.task.layout}, ${e.path})`);
         else if (flags.verbose && e.type === 'stopped')
           log(
-            `task ${e.task.namespace}/${e.task.id} stopped (${e.trigger}): final reading ${e.result.source}${e.result.lastKnown ? ` (${e.result.lastKnown})` : ''}`,
+            `task ${e.task.namespace}/${e.task.id} stopped (${e.trigger}): final reading ${e.result.source}${e.result.lastKnown ? ` (${e.result.lastKnown})` : ''}${e.captured ? ` (read by the events thread in ${(e.captured.doneMs - e.captured.wakeMs).toFixed(2)} ms)` : ''}`,
           );
       },
     });
@@ -159,7 +159,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
     // inotify on cgroup.events can arrive after the runtime's rmdir: a few short tasks lose their final reading.
     if (discovery.eventsMechanism === 'inotify' && engine.mounts.mode !== 'v1')
       log(
-        'warning: the optional `epoll` addon is not built (it needs python3, make and g++ at npm install); cgroup.events changes come by inotify, which can lag behind the removal of short-lived containers',
+        `warning: the native events thread is not in use (${discovery.eventsStatus}); cgroup.events changes come by inotify, which can lag behind the removal of short-lived containers`,
       );
   }
   if (engine.size === 0 && !discovery) log('no task given (--task NAMESPACE/ID=CGROUP) and discovery is off: serving self-observability metrics only');

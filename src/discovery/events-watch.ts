@@ -1,123 +1,126 @@
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+import type { CapturedFiles } from '../cgroup/captured.ts';
 import { readRegularFile } from '../regular-file.ts';
+import { nativeEvents, type NativeEvents, type NativeHandle } from './native-events.ts';
 
 /**
  * Change notification for cgroup.events files. The kernel wakes poll()ers of the file at once, in
  * the context of the exiting task, but delivers inotify later from a shared workqueue: on a busy
  * node that kworker waits behind the containers' own CPU and the event can arrive after runc has
  * removed the cgroup (figures in BENCHMARKS.md). So: epoll (EPOLLPRI, the same wake-up systemd
- * uses) through the `epoll` addon where it built, inotify otherwise.
+ * uses) on a native thread of its own (native-events.ts), which also reads the task's files at
+ * `populated 0` before any JavaScript runs; inotify where the addon was not built.
  */
-export type EventsMechanism = 'epoll' | 'inotify';
+export type EventsMechanism = 'native' | 'inotify';
 
 export interface EventsWatch {
   close(): void;
-  /** True while an epoll watch is in place: no change can be missed, so no backstop check is needed. */
+  /** True while a native watch is in place: no change can be missed, so no backstop check is needed. */
   readonly reliable: boolean;
+  /**
+   * The files the events thread reads the moment the file says `populated 0` (native only; the
+   * listener gets them). Replaces the list.
+   */
+  capture(files: readonly string[]): void;
 }
 
-/** Called with the file's new text, or undefined once it can no longer be read (the cgroup is gone). */
-export type EventsListener = (text: string | undefined) => void;
-
-interface NativeEpoll {
-  add(fd: number, events: number): void;
-  remove(fd: number): void;
-  close(): void;
-}
-interface EpollModule {
-  Epoll: { new (cb: (err: Error | null, fd: number, events: number) => void): NativeEpoll; EPOLLPRI: number };
-}
-
-function loadEpoll(): EpollModule | undefined {
-  if (process.platform !== 'linux' || process.env.OCM_NO_EPOLL === '1') return undefined;
-  try {
-    const mod = createRequire(import.meta.url)('epoll') as EpollModule;
-    return typeof mod.Epoll === 'function' ? mod : undefined;
-  } catch {
-    return undefined; // optional dependency not built (no compiler where it was installed)
-  }
-}
+/**
+ * Called with the file's new text, or undefined once it can no longer be read (the cgroup is
+ * gone); at `populated 0`, with the captured files when a list was given.
+ */
+export type EventsListener = (text: string | undefined, captured?: CapturedFiles) => void;
 
 const BUF_SIZE = 4096;
 
-/** One epoll set for many files; falls back to fs.watch per file when the addon is absent. */
+/** One native epoll thread for many files; falls back to fs.watch per file when the addon is absent. */
 export class EventsWatcher {
   readonly mechanism: EventsMechanism;
-  private readonly mod: EpollModule | undefined;
-  private epoll: NativeEpoll | undefined;
-  private readonly byFd = new Map<number, EventsListener>();
+  /** Why the native thread is not used ('built' when it is). */
+  readonly nativeStatus: string;
+  private readonly mod: NativeEvents | undefined;
+  private handle: NativeHandle | undefined;
+  private readonly byId = new Map<number, { fd: number; listener: EventsListener }>();
+  private nextId = 1;
   private readonly buf = Buffer.allocUnsafe(BUF_SIZE);
 
-  constructor() {
-    this.mod = loadEpoll();
-    this.mechanism = this.mod ? 'epoll' : 'inotify';
+  /**
+   * `nice`: the native thread's nice value (default -10, where the process may: CAP_SYS_NICE;
+   * 0 leaves it at the process's). It sleeps but for a few reads per ended task; the weight
+   * lets it run at once on CPUs the containers keep busy (figures in BENCHMARKS.md).
+   */
+  constructor(private readonly nice = -10) {
+    const n = process.env.OCM_NO_EPOLL === '1' ? { mod: undefined, why: 'OCM_NO_EPOLL=1' } : nativeEvents();
+    this.mod = n.mod;
+    this.nativeStatus = n.why;
+    this.mechanism = this.mod ? 'native' : 'inotify';
   }
 
   /** Watches `file`; throws (ENOENT, EMFILE, ...) when it cannot be opened or watched. */
   watch(file: string, listener: EventsListener): EventsWatch {
-    if (!this.mod) {
+    const mod = this.mod;
+    if (!mod) {
       const w = fs.watch(file, { persistent: false }, () => listener(readText(file)));
       w.on('error', () => undefined);
-      return { close: () => w.close(), reliable: false };
+      return { close: () => w.close(), reliable: false, capture: () => undefined };
     }
     const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const id = this.nextId++;
     try {
       // Read once: kernfs reports a change relative to the open file's last read.
-      this.read(fd);
-      this.epoll ??= new this.mod.Epoll((err, efd) => this.onEvent(err, efd));
-      this.epoll.add(fd, this.mod.Epoll.EPOLLPRI);
+      fs.readSync(fd, this.buf, 0, BUF_SIZE, 0);
+      this.handle ??= mod.open((wid, text, captures, wakeMs, doneMs) => this.onEvent(wid, text, captures, wakeMs, doneMs), this.nice);
+      mod.watch(this.handle, fd, id);
     } catch (err) {
       fs.closeSync(fd);
       throw err;
     }
-    this.byFd.set(fd, listener);
-    const byFd = this.byFd;
+    const entry = { fd, listener };
+    this.byId.set(id, entry);
+    const byId = this.byId;
     return {
-      close: () => this.unwatch(fd),
+      close: () => this.unwatch(id),
       get reliable() {
-        return byFd.get(fd) === listener;
+        return byId.get(id) === entry;
+      },
+      capture: (files) => {
+        if (this.handle && byId.get(id) === entry) mod.capture(this.handle, id, files);
       },
     };
   }
 
-  /** Every watch ended; the native thread's handle no longer keeps the process alive. */
+  /** Every watch ended, and the native thread with them. */
   close(): void {
-    for (const fd of [...this.byFd.keys()]) this.unwatch(fd);
+    for (const id of [...this.byId.keys()]) this.unwatch(id);
+    if (this.handle) this.mod?.close(this.handle);
+    this.handle = undefined;
   }
 
   get size(): number {
-    return this.byFd.size;
+    return this.byId.size;
   }
 
-  private read(fd: number): string {
-    const n = fs.readSync(fd, this.buf, 0, BUF_SIZE, 0);
-    return this.buf.toString('latin1', 0, n);
-  }
-
-  private onEvent(err: Error | null, fd: number): void {
-    const listener = this.byFd.get(fd);
-    if (!listener) return;
-    let text: string | undefined;
+  private onEvent(id: number, text: string | undefined, captures: Array<[string, Uint8Array | number]> | undefined, wakeMs: number, doneMs: number): void {
+    const entry = this.byId.get(id);
+    if (!entry) return; // unwatched after the thread read it
+    if (text === undefined) this.unwatch(id); // removed (ENODEV): nothing more will change
     try {
-      if (err) throw err;
-      // Reading clears the level-triggered EPOLLPRI; without it the event fires again and again.
-      text = this.read(fd);
-    } catch {
-      this.unwatch(fd); // removed (ENODEV): nothing more will change
-      text = undefined;
+      const deliveredMs = captures ? performance.timeOrigin + performance.now() : 0;
+      entry.listener(text, captures ? { files: new Map(captures), wakeMs, doneMs, deliveredMs } : undefined);
+    } catch (err) {
+      // Node-API would only warn about an exception thrown here: it surfaces as any other would.
+      process.nextTick(() => {
+        throw err;
+      });
     }
-    listener(text);
   }
 
-  private unwatch(fd: number): void {
-    if (!this.byFd.delete(fd)) return;
-    try {
-      this.epoll?.remove(fd);
-    } catch {
-      // already dropped by the kernel
-    }
-    fs.closeSync(fd);
+  private unwatch(id: number): void {
+    const entry = this.byId.get(id);
+    if (!entry) return;
+    this.byId.delete(id);
+    if (this.handle) this.mod?.unwatch(this.handle, id);
+    fs.closeSync(entry.fd);
   }
 }
 

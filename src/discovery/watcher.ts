@@ -2,12 +2,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Hierarchy } from '../cgroup/mounts.ts';
 import { parseFlatKeyed } from '../cgroup/parse/file-formats.ts';
+import type { CapturedFiles } from '../cgroup/captured.ts';
 import { processesDir, resolveCgroup, withLateDirs } from '../cgroup/resolve.ts';
 import { V1_CONTROLLERS, type TaskCgroup } from '../cgroup/types.ts';
 import type { CgroupMetrics, StopResult, TaskHandle } from '../metrics/cgroup-metrics.ts';
 import { EventsWatcher, type EventsMechanism, type EventsWatch } from './events-watch.ts';
 import { classify, type DiscoveredTask, type Layout } from './layouts.ts';
 import type { MetadataLookups } from './metadata/lookups.ts';
+import { ConfigError } from '../errors.ts';
 import { durationOption } from '../integer-setting.ts';
 import { readRegularFile } from '../regular-file.ts';
 
@@ -32,11 +34,27 @@ export interface DiscoveryOptions {
   onEvent?: (e: DiscoveryEvent) => void;
   /** Names each task from its runtime's API (and its start time) away from the collection path. */
   metadata?: MetadataLookups;
+  /**
+   * The nice value of the thread that waits on cgroup.events and reads a task's files at its
+   * end (default -10 where permitted; 0: the process's own). See EventsWatcher.
+   */
+  eventsNice?: number;
 }
 
 export type DiscoveryEvent =
   | { type: 'added'; task: DiscoveredTask; path: string }
-  | { type: 'stopped'; task: DiscoveredTask; path: string; result: StopResult; trigger: 'populated' | 'empty' | 'removed' | 'rescan' }
+  | {
+      type: 'stopped';
+      task: DiscoveredTask;
+      path: string;
+      result: StopResult;
+      trigger: 'populated' | 'empty' | 'removed' | 'rescan';
+      /**
+       * The final reading's files were read by the events thread at `populated 0`: when it woke,
+       * when its reads were done and when this thread got them (wall clock, ms).
+       */
+      captured?: { wakeMs: number; doneMs: number; deliveredMs: number };
+    }
   | { type: 'error'; path: string; message: string; code?: string };
 
 interface Known {
@@ -81,7 +99,7 @@ export class Discovery {
   private closed = false;
   private readonly root: Hierarchy;
   private readonly v2: Hierarchy | undefined;
-  private readonly events = new EventsWatcher();
+  private readonly events: EventsWatcher;
 
   constructor(
     private readonly engine: CgroupMetrics,
@@ -92,6 +110,9 @@ export class Discovery {
     const v1 = m.v1.get('cpu') ?? m.v1.get('cpuacct') ?? m.v1.get('memory') ?? m.v1.get('pids');
     this.root = (m.mode === 'v2' ? m.v2 : v1) as Hierarchy;
     this.v2 = m.v2;
+    if (options.eventsNice !== undefined && !(Number.isInteger(options.eventsNice) && options.eventsNice >= -20 && options.eventsNice <= 19))
+      throw new ConfigError(`eventsNice must be an integer from -20 to 19, got ${options.eventsNice}`);
+    this.events = new EventsWatcher(options.eventsNice);
     if (options.rescanIntervalMs !== undefined) durationOption(options.rescanIntervalMs, 'rescanIntervalMs');
     if (options.emptyPollMs !== undefined) durationOption(options.emptyPollMs, 'emptyPollMs');
   }
@@ -99,6 +120,11 @@ export class Discovery {
   /** How cgroup.events changes arrive: epoll (immediate) or inotify (the fallback; can lag behind rmdir). */
   get eventsMechanism(): EventsMechanism {
     return this.events.mechanism;
+  }
+
+  /** Why the native events thread is not used ('built' when it is). */
+  get eventsStatus(): string {
+    return this.events.nativeStatus;
   }
 
   /** Watches in place now (directory watches and cgroup.events watches). */
@@ -249,6 +275,7 @@ export class Discovery {
     }
     const k: Known = { task, path: rel, cgroup, ino, stopping: false, lateUntil: this.missingAny(cgroup) ? Date.now() + LATE_DIRS_MS : 0 };
     this.watchEvents(k);
+    this.captureFiles(k);
     const procsFile = procsFileOf(cgroup);
     if (!k.eventsFile && cgroup.version === 1 && procsFile) k.procsFile = procsFile;
     this.known.set(rel, k);
@@ -283,7 +310,7 @@ export class Discovery {
     if (!v2dir) return;
     k.eventsFile = path.join(v2dir, 'cgroup.events');
     try {
-      k.eventsWatch = this.events.watch(k.eventsFile, (text) => this.onEvents(k, text));
+      k.eventsWatch = this.events.watch(k.eventsFile, (text, captured) => this.onEvents(k, text, captured));
       delete k.procsFile;
     } catch (err) {
       // No cgroup.events (an old kernel), or not a kernfs file (a copied --root tree): the v1
@@ -294,6 +321,19 @@ export class Discovery {
         this.watchFailed(k.eventsFile, err, 'its end is found by the rescan');
       delete k.eventsFile;
     }
+  }
+
+  /**
+   * Gives the events thread the files of the task's readings (noted by a read now) to read the
+   * moment cgroup.events says `populated 0`: the final reading then never depends on this
+   * thread being free before the runtime removes the cgroup. Native watches only.
+   */
+  private captureFiles(k: Known): void {
+    const watch = k.eventsWatch;
+    if (!watch || this.events.mechanism !== 'native') return;
+    void this.engine.recordFiles(k.task.id, k.task.namespace).then((files) => {
+      if (files && !k.stopping && k.eventsWatch === watch) watch.capture(files);
+    });
   }
 
   /** A watch that could not be set: counted by error type and reported (the agent logs it, rate-limited). */
@@ -326,6 +366,7 @@ export class Discovery {
     if (next && this.engine.attachDirs(k.task.id, k.task.namespace, later)) {
       k.cgroup = next;
       if (!k.eventsFile) this.watchEvents(k);
+      this.captureFiles(k); // the new directories' files too
       // It may have emptied meanwhile: the next poll or event sees it.
     }
     if (!this.missingAny(k.cgroup)) k.lateUntil = 0;
@@ -358,10 +399,10 @@ export class Discovery {
   }
 
   /** cgroup.events changed: `populated 0` after a change means the last process left. */
-  private onEvents(k: Known, text: string | undefined): void {
+  private onEvents(k: Known, text: string | undefined, captured: CapturedFiles | undefined): void {
     // undefined: the cgroup is gone; the directory watch (or the rescan) ends the task.
     if (k.stopping || this.closed || text === undefined) return;
-    if (parseFlatKeyed(text).get('populated') === 0) void this.finish(k, 'populated');
+    if (parseFlatKeyed(text).get('populated') === 0) void this.finish(k, 'populated', captured);
   }
 
   private pollEmpty(): void {
@@ -375,7 +416,7 @@ export class Discovery {
     }
   }
 
-  private async finish(k: Known, trigger: 'populated' | 'empty' | 'removed' | 'rescan'): Promise<void> {
+  private async finish(k: Known, trigger: 'populated' | 'empty' | 'removed' | 'rescan', captured?: CapturedFiles): Promise<void> {
     if (k.stopping) return;
     k.stopping = true;
     k.eventsWatch?.close();
@@ -385,8 +426,15 @@ export class Discovery {
     if (!this.engine.has(k.task.id, k.task.namespace)) return;
     // Removed, or made again under the same path: reading the path now would read another cgroup.
     const gone = trigger === 'removed' || trigger === 'rescan';
-    const result = await this.engine.stop(k.task.id, k.task.namespace, { gone });
-    this.options.onEvent?.({ type: 'stopped', task: k.task, path: k.path, result, trigger });
+    const result = await this.engine.stop(k.task.id, k.task.namespace, captured ? { captured } : { gone });
+    this.options.onEvent?.({
+      type: 'stopped',
+      task: k.task,
+      path: k.path,
+      result,
+      trigger,
+      ...(captured ? { captured: { wakeMs: captured.wakeMs, doneMs: captured.doneMs, deliveredMs: captured.deliveredMs } } : {}),
+    });
   }
 
   private inode(rel: string): number | undefined {

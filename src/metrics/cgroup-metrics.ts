@@ -1,5 +1,6 @@
 import type { Meter } from '@opentelemetry/api';
 import { performance } from 'node:perf_hooks';
+import type { CapturedFiles } from '../cgroup/captured.ts';
 import type { DeviceNames } from '../cgroup/devices.ts';
 import type { CgroupMounts } from '../cgroup/mounts.ts';
 import { FileBudget, hostFileBudget, onCgroupFs, processFileBudget } from '../cgroup/kept-files.ts';
@@ -97,6 +98,8 @@ interface StopRequest {
   resolve: (r: StopResult) => void;
   /** Skip the read: the cgroup is known to be gone (or replaced). */
   gone: boolean;
+  /** Its files as read at `populated 0` by the events thread: the final reading is made of them. */
+  captured: CapturedFiles | undefined;
 }
 
 function isTaskCgroup(c: AddTaskOptions['cgroup']): c is TaskCgroup {
@@ -146,7 +149,7 @@ export class CgroupMetrics implements SnapshotSource {
     this.collectTimeoutMs = durationOption(options.collectTimeoutMs ?? 5_000, 'collectTimeoutMs');
     this.sliceMs = options.sliceMs ?? 5;
     this.deviceNames = options.deviceNames;
-    this.stops = new SlicedDrain(this.sliceMs, (req) => void this.finalRead(req.task, req.gone).then(req.resolve));
+    this.stops = new SlicedDrain(this.sliceMs, (req) => void this.finalRead(req.task, req.gone, req.captured).then(req.resolve));
     this.vanished = new VanishedCgroupPolicy(options.onGone ?? 'report', {
       countError: (type) => this.errors.add(type),
       stop: (task) => {
@@ -270,12 +273,28 @@ export class CgroupMetrics implements SnapshotSource {
    * id can be added again straight away. Rejects with TaskNotFoundError for an unknown task.
    * `{ gone: true }`: the caller knows the cgroup is gone, or its path now holds another
    * cgroup (removed and made again): nothing is read, the last reading taken (young or
-   * periodic, see StopResult.lastKnown) is queued.
+   * periodic, see StopResult.lastKnown) is queued. `{ captured }`: the task's files as read
+   * the moment it ended (Discovery's events thread, see recordFiles): the final reading is made
+   * of them, even when the cgroup is gone by now.
    */
-  stop(id: string, namespace = 'default', options: { gone?: boolean } = {}): Promise<StopResult> {
+  stop(id: string, namespace = 'default', options: { gone?: boolean; captured?: CapturedFiles } = {}): Promise<StopResult> {
     const task = this.registry.end(namespace, id, 'stopped');
     if (!task) return Promise.reject(new TaskNotFoundError(namespace, id));
-    return new Promise((resolve) => this.stops.push({ task, resolve, gone: options.gone === true }));
+    return new Promise((resolve) => this.stops.push({ task, resolve, gone: options.gone === true && !options.captured, captured: options.captured }));
+  }
+
+  /**
+   * Reads a registered task once, noting the cgroup files the read went through: the list
+   * Discovery gives its events thread to read at `populated 0`. The reading is kept as a young
+   * one (the task's fallback final reading). Undefined for an unknown task or no read.
+   */
+  async recordFiles(id: string, namespace = 'default'): Promise<readonly string[] | undefined> {
+    const task = this.registry.get(namespace, id);
+    if (!task) return undefined;
+    const r = await this.reader.one(task, { record: true });
+    if (!r || r.gone || task.lifecycle !== 'live') return undefined;
+    task.remember(r.stats, r.timeMs, 'young');
+    return r.files;
   }
 
   /** The registered tasks' ids. */
@@ -406,8 +425,8 @@ export class CgroupMetrics implements SnapshotSource {
   }
 
   /** The final read of a stopped task: its cgroup now, else its last reading (young or periodic). */
-  private async finalRead(task: Task, gone: boolean): Promise<StopResult> {
-    const read = gone ? undefined : this.reader.one(task);
+  private async finalRead(task: Task, gone: boolean, captured: CapturedFiles | undefined): Promise<StopResult> {
+    const read = gone ? undefined : this.reader.one(task, captured ? { captured } : undefined);
     // The task has ended: its files close at once, after that read (a removed cgroup's would keep it in kernel memory).
     this.reader.end(task);
     const r = await read;

@@ -1,7 +1,7 @@
 /**
  * EventsWatcher on real cgroup2 directories (the host's cgroup2 mount: /sys/fs/cgroup/unified on
- * this hybrid host, /sys/fs/cgroup on a v2 one), with both mechanisms: epoll (the `epoll`
- * addon, which `npm ci` builds) and the inotify fallback (forced with OCM_NO_EPOLL=1).
+ * this hybrid host, /sys/fs/cgroup on a v2 one), with both mechanisms: the native events thread
+ * (native/cgroup-events.c, which `npm ci` builds) and the inotify fallback (forced with OCM_NO_EPOLL=1).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -9,7 +9,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { hostCgroupMounts } from '../../src/cgroup/mounts.ts';
+import type { CapturedFiles } from '../../src/cgroup/captured.ts';
 import { EventsWatcher } from '../../src/discovery/events-watch.ts';
+import { Discovery } from '../../src/discovery/watcher.ts';
+import { CgroupMetrics } from '../../src/metrics/cgroup-metrics.ts';
 import { randomName, sleep, waitFor } from '../metrics/helpers.ts';
 
 const v2 = hostCgroupMounts().v2;
@@ -42,10 +45,10 @@ describe('EventsWatcher on a real cgroup2 directory', () => {
 
   test('the addon is built and used (CI must not fall back silently: the fallback misses short containers)', () => {
     const w = new EventsWatcher();
-    assert.equal(w.mechanism, 'epoll', 'the optional `epoll` addon did not build: npm install needs python3, make and g++');
+    assert.equal(w.mechanism, 'native', `the native events thread is not in use: ${w.nativeStatus} (npm install builds it with cc: scripts/build-native.mjs)`);
   });
 
-  for (const mechanism of ['epoll', 'inotify'] as const) {
+  for (const mechanism of ['native', 'inotify'] as const) {
     test(`${mechanism}: populated 1, then populated 0 when the process exits; closing after rmdir closes the file`, async () => {
       const saved = process.env.OCM_NO_EPOLL;
       if (mechanism === 'inotify') process.env.OCM_NO_EPOLL = '1';
@@ -57,9 +60,9 @@ describe('EventsWatcher on a real cgroup2 directory', () => {
       const dir = mkCgroup();
       const seen: Array<string | undefined> = [];
       const handle = w.watch(path.join(dir, 'cgroup.events'), (text) => seen.push(text));
-      assert.equal(openEventsFds().length, mechanism === 'epoll' ? 1 : 0, 'epoll holds the file open; inotify does not');
-      assert.equal(w.size, mechanism === 'epoll' ? 1 : 0);
-      assert.equal(handle.reliable, mechanism === 'epoll', 'only epoll misses nothing (the rescan skips its check)');
+      assert.equal(openEventsFds().length, mechanism === 'native' ? 1 : 0, 'epoll holds the file open; inotify does not');
+      assert.equal(w.size, mechanism === 'native' ? 1 : 0);
+      assert.equal(handle.reliable, mechanism === 'native', 'only epoll misses nothing (the rescan skips its check)');
 
       const child = spawn('sh', ['-c', `echo $$ > ${dir}/cgroup.procs; sleep 0.2`], { stdio: 'ignore' });
       await new Promise((resolve) => child.on('exit', resolve));
@@ -96,10 +99,85 @@ describe('EventsWatcher on a real cgroup2 directory', () => {
     w.watch(path.join(b, 'cgroup.events'), () => calls++);
     await sleep(100);
     assert.equal(calls, 0, 'nothing changed, nothing reported');
-    if (w.mechanism === 'epoll') assert.equal(openEventsFds().length, 2);
+    if (w.mechanism === 'native') assert.equal(openEventsFds().length, 2);
     w.close();
     assert.equal(w.size, 0);
     assert.deepEqual(openEventsFds(), []);
+  });
+
+  test('native: at populated 0 the events thread reads the captured files while the main thread is blocked, before the cgroup is removed', async () => {
+    const w = new EventsWatcher();
+    const dir = mkCgroup();
+    const got: Array<{ text: string | undefined; captured: CapturedFiles | undefined }> = [];
+    const handle = w.watch(path.join(dir, 'cgroup.events'), (text, captured) => got.push({ text, captured }));
+    const cpuStat = path.join(dir, 'cpu.stat');
+    const missing = path.join(dir, 'no-such-file');
+    handle.capture([cpuStat, path.join(dir, 'cgroup.procs'), missing]);
+    // A process burns some CPU in the cgroup and exits; this thread never yields from the kill to
+    // the rmdir: only a thread of its own can have read the files in between.
+    const child = spawn('sh', ['-c', `echo $$ > ${dir}/cgroup.procs; while :; do :; done`], { stdio: 'ignore' });
+    await waitFor(() => fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim() !== '', 2000, 'the process in the cgroup');
+    await sleep(150);
+    const usageUsec = (): number => Number(/^usage_usec (\d+)$/m.exec(fs.readFileSync(cpuStat, 'latin1'))?.[1]);
+    const before = usageUsec();
+    const killedAt = Date.now();
+    child.kill('SIGKILL');
+    const until = Date.now() + 2000;
+    while (!/^populated 0$/m.test(fs.readFileSync(path.join(dir, 'cgroup.events'), 'latin1')) && Date.now() < until);
+    // runc removes the directory later than this (it first reaps, then reports to the shim).
+    const rmdirAfter = Date.now() + 20;
+    while (Date.now() < rmdirAfter);
+    fs.rmdirSync(dir);
+    const rmdirAt = Date.now();
+    assert.ok(!fs.existsSync(dir), 'removed before the event loop ran again');
+    await waitFor(() => got.some((g) => g.captured), 2000, 'the captured files');
+    handle.close();
+    const ev = got.find((g) => g.captured) as { text: string; captured: CapturedFiles };
+    assert.match(ev.text, /^populated 0$/m);
+    const files = ev.captured.files;
+    assert.deepEqual([...files.keys()], [cpuStat, path.join(dir, 'cgroup.procs'), missing], 'in the registered order');
+    const stat = Buffer.from(files.get(cpuStat) as Uint8Array).toString('latin1');
+    const usage = Number(/^usage_usec (\d+)$/m.exec(stat)?.[1]);
+    assert.ok(
+      before > 0 && usage >= before,
+      `cpu.stat read at populated 0 (usage_usec ${usage}) has the burn read just before the kill (${before}): ${JSON.stringify(stat.slice(0, 80))}`,
+    );
+    assert.equal(Buffer.from(files.get(path.join(dir, 'cgroup.procs')) as Uint8Array).toString(), '', 'no process left');
+    assert.equal(files.get(missing), 2, 'a file that cannot be read: its errno (ENOENT)');
+    assert.ok(
+      ev.captured.wakeMs >= killedAt - 5 && ev.captured.doneMs <= rmdirAt + 1,
+      `read between the kill (${killedAt}) and the rmdir (${rmdirAt}): woke ${ev.captured.wakeMs.toFixed(2)}, done ${ev.captured.doneMs.toFixed(2)}`,
+    );
+    assert.ok(ev.captured.doneMs - ev.captured.wakeMs < 50, `the reads took ${(ev.captured.doneMs - ev.captured.wakeMs).toFixed(3)} ms`);
+  });
+
+  test('native: the events thread is named ocm-events and runs at nice -10 (root may raise its weight), or at the value given', async () => {
+    const threads = (): Array<{ tid: string; nice: number }> =>
+      fs
+        .readdirSync('/proc/self/task')
+        .filter((tid) => {
+          try {
+            return fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'ocm-events';
+          } catch {
+            return false;
+          }
+        })
+        .map((tid) => ({ tid, nice: Number(fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]?.split(' ')[16]) }));
+    const before = threads().length;
+    for (const [nice, want] of [
+      [undefined, -10],
+      [0, 0],
+      [5, 5],
+    ] as const) {
+      const w = new EventsWatcher(nice);
+      const h = w.watch(path.join(mkCgroup(), 'cgroup.events'), () => undefined);
+      await waitFor(() => threads().length === before + 1, 2000, 'the thread started');
+      const t = threads().find((x) => x.nice === want);
+      assert.ok(t, `an ocm-events thread at nice ${want}: ${JSON.stringify(threads())}`);
+      h.close();
+      w.close();
+      await waitFor(() => threads().length === before, 2000, 'the thread ended with close()');
+    }
   });
 
   test('a file that is not there: the error is thrown to the caller (ENOENT), nothing is left open', () => {
@@ -108,4 +186,14 @@ describe('EventsWatcher on a real cgroup2 directory', () => {
     assert.equal(w.size, 0);
     assert.deepEqual(openEventsFds(), []);
   });
+});
+
+test('Discovery: eventsNice outside -20..19 or not an integer is a ConfigError', () => {
+  const engine = new CgroupMetrics();
+  for (const bad of [-21, 20, 1.5, Number.NaN])
+    assert.throws(() => new Discovery(engine, { layouts: [], eventsNice: bad }), {
+      name: 'ConfigError',
+      message: /eventsNice must be an integer from -20 to 19/,
+    });
+  new Discovery(engine, { layouts: [], eventsNice: 0 }).close();
 });

@@ -667,6 +667,51 @@ test('hybrid: a cgroup2 twin made after the task was added still gives the popul
   });
 });
 
+for (const events of ['native', 'inotify'] as const) {
+  test(`hybrid, ${events}: the main thread blocked from the task's exit until the runtime removed its cgroup: ${events === 'native' ? 'the events thread read the final reading at populated 0' : 'the final read finds the cgroup gone (the control: why the events thread exists)'}`, async () => {
+    const saved = process.env.OCM_NO_EPOLL;
+    if (events === 'inotify') process.env.OCM_NO_EPOLL = '1';
+    try {
+      await withDiscovery('hybrid', layoutsFrom(['containerd']), { rescanIntervalMs: NO_RESCAN_MS }, async ({ tree, rec, discovery }) => {
+        assert.equal(discovery.eventsMechanism, events, discovery.eventsStatus);
+        tree.mkdir('/ns');
+        await waitFor(() => discovery.watchCount === 2, 2000, 'the namespace watched');
+        tree.mkdir('/ns/blocked');
+        await rec.wait('added', '/ns/blocked');
+        await sleep(200); // its first (recording) read is done: the events thread has the file list
+        const b = await burner(150);
+        tree.enter('/ns/blocked', b.pid);
+        const burnt = b.burn();
+        // From here to the rmdir this thread never yields: no JavaScript can read the cgroup.
+        const events2 = tree.v2Roots.map((r) => `${r}/ns/blocked/cgroup.events`);
+        const until = Date.now() + 10_000;
+        while (!/^populated 0$/m.test(fs.readFileSync(events2[0] as string, 'latin1')) && Date.now() < until);
+        const spin = Date.now() + 20; // runc's rmdir comes later than this (it reaps, then tells the shim)
+        while (Date.now() < spin);
+        const errors: string[] = [];
+        for (const r of [...tree.v2Roots, ...tree.v1Roots]) rmdirRetrySync(`${r}/ns/blocked`, errors);
+        assert.deepEqual(errors, []);
+        const { cpuMs } = await burnt;
+        const stopped = await rec.wait('stopped', '/ns/blocked', 5000);
+        if (events === 'native') {
+          assert.equal(stopped.e.trigger, 'populated');
+          assert.equal(stopped.e.result.source, 'read', `final reading ${stopped.e.result.source} ${stopped.e.result.lastKnown ?? ''}`);
+          assert.ok(stopped.e.captured, 'read by the events thread');
+          const cpu = stopped.e.result.stats?.version === 1 ? (stopped.e.result.stats.cpu?.usageNs ?? 0) / 1e6 : 0;
+          assert.ok(cpu >= 0.95 * cpuMs, `final CPU ${cpu.toFixed(1)} ms, the burner used ${cpuMs.toFixed(1)} ms`);
+          assert.ok(stopped.e.result.stats?.version === 1 && stopped.e.result.stats.pressure, 'the twin read too (pressure)');
+        } else {
+          assert.notEqual(stopped.e.result.source, 'read', 'a read after the rmdir cannot succeed');
+          assert.equal(stopped.e.captured, undefined);
+        }
+      });
+    } finally {
+      if (saved === undefined) delete process.env.OCM_NO_EPOLL;
+      else process.env.OCM_NO_EPOLL = saved;
+    }
+  });
+}
+
 test('hybrid: a task that ran and ended before its late cgroup2 twin was attached still gives its final reading (the CI failure of the network test)', async () => {
   // The poll that attaches the twin comes after the task is over: a watch set then would never
   // see its `populated 0`.

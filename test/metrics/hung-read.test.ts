@@ -51,9 +51,13 @@ function cpuUser(s: CgroupStats | undefined): number | undefined {
   return s?.version === 2 && s.cpu?.userUsec !== undefined ? s.cpu.userUsec / 1e6 : undefined;
 }
 
+const DEADLINE_MS = 2000;
+
 test('engine (readThread): a collection returns by its deadline with b while a read of a hangs; the stuck reader is replaced, a skipped until its read returns', async () => {
   const fsys = await hungTree(30);
-  const cg = new CgroupMetrics({ root: fsys.dir, readThread: true, collectTimeoutMs: 800, stuckReadMs: 400, groups: ['cpu', 'memory'] });
+  // The deadline leaves the new reader (a worker thread: from the sources, tsx's loader starts
+  // with it, ~1 s on a loaded machine) time to read b after the hung read is given up.
+  const cg = new CgroupMetrics({ root: fsys.dir, readThread: true, collectTimeoutMs: DEADLINE_MS, stuckReadMs: 400, groups: ['cpu', 'memory'] });
   cleanups.push(() => cg.close());
   const c = cg.openConsumer();
   cg.add({ id: 'a', cgroup: '/a' });
@@ -69,9 +73,9 @@ test('engine (readThread): a collection returns by its deadline with b while a r
       `collection ${k}: b read, a not`,
     );
     assert.equal(cpuUser(s.live[0]?.result.stats), LOADED.cpuUser);
-    assert.ok((times[k] as number) < 800 + 400, `collection ${k} took ${times[k]} ms (deadline 800)`);
+    assert.ok((times[k] as number) < DEADLINE_MS + 400, `collection ${k} took ${times[k]} ms (deadline ${DEADLINE_MS})`);
   }
-  console.log(`# hung read: collections took ${times.map((t) => t.toFixed(0)).join(', ')} ms against an 800 ms deadline`);
+  console.log(`# hung read: collections took ${times.map((t) => t.toFixed(0)).join(', ')} ms against a ${DEADLINE_MS} ms deadline`);
   assert.equal(cg.stuckReaders, 1, 'the reader stuck in a read of a/memory.stat is abandoned');
   // b's final reading comes from the new reader at once; a's is its last known (none: never read).
   const fb = await cg.stop('b');
