@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import type { FileReader } from './file-reader.ts';
 import type { CgroupMounts } from './mounts.ts';
 import { parseOpenFilesLimit } from './parse/proc.ts';
 
@@ -75,6 +76,23 @@ export class FileBudget {
   }
 }
 
+/** Directories a task's kept files may be in (the dir index takes 4 bits of a slot). */
+const MAX_DIRS = 16;
+/** The largest fd a slot holds as a small integer (fd × 32 + flags below 2^31). */
+const MAX_FD = 2 ** 26 - 1;
+/** A slot's bit: the file was read in the last read of the task (or in this one, so far). */
+const USED = 16;
+/** Name sequences shared among tasks, by their joined names; bounded (a task past it keeps its own). */
+const sequences = new Map<string, readonly string[]>();
+const MAX_SEQUENCES = 256;
+let nextStamp = 0;
+
+/** What a task's FinalizationRegistry entry holds: its slots (see KeptFiles) and its budget. */
+interface Slots {
+  slots: number[];
+  budget: FileBudget;
+}
+
 /**
  * One task's cgroup files kept open between reads, read with positional reads: one syscall per
  * file where open/read/close takes three, and the content is generated afresh by each read from
@@ -82,79 +100,161 @@ export class FileBudget {
  * reads ENODEV, even if a new directory is made under the same path. An open file of a removed
  * cgroup keeps the dying cgroup in kernel memory, so the engine closes a task's files at its
  * final reading, at remove(), and when a read finds the cgroup gone.
+ *
+ * It also marks the files found absent (no fd): a read walks one sequence in step, absent files
+ * included, instead of falling out of step at each.
  */
 export class KeptFiles {
-  // Three parallel arrays in the order the files are read: a read walks them with a cursor, so
-  // a lookup is two identity compares (the task's own dir strings, literal names), and a task
-  // holds three small arrays instead of a Map per directory (bench:collection's heap rows).
-  private readonly dirs: string[] = [];
-  private readonly names: string[] = [];
-  private readonly fds: number[] = [];
+  // The files in the order they are read: a read walks them with a cursor, so a lookup is two
+  // identity compares (literal names, the task's own dir strings). Per file a name, and a slot:
+  // fd × 32 + USED + the index of its directory in `dirs` (fd -1: found absent). After a read that
+  // changed them (rewind), the arrays are cut to size and the names array is shared with every
+  // task that reads the same sequence: a task keeps one small array of integers and its few
+  // directories (bench:collection's heap rows).
+  private names: readonly string[] = [];
+  private shared = false;
+  private dirs: string[] = [];
+  private readonly files: Slots;
   private cursor = 0;
+  private changed = false;
+  private count = 0;
+  /**
+   * Names this KeptFiles and its files' indexes to the reader's read-ahead: a new one at each
+   * drop and release (indexes move), so that nothing read ahead before is taken for a file now.
+   */
+  stamp = nextStamp++;
   /** Closed for good: later reads open/read/close and keep nothing (a collection still reading an ended task). */
   retired = false;
 
   constructor(private readonly budget: FileBudget) {
+    this.files = { slots: [], budget };
     // A task dropped with its engine, never stopped nor removed (a library user's): its files
     // close when it is collected, and its share of the process budget comes back.
-    abandoned.register(this, { fds: this.fds, budget }, this);
+    abandoned.register(this, this.files, this);
   }
 
+  /** Files kept open. */
   get size(): number {
-    return this.fds.length;
+    return this.count;
   }
 
   /** A read of the task begins: lookups follow the order of the last one. */
   rewind(): void {
     this.cursor = 0;
+    if (this.changed) this.settle();
   }
 
+  /** The kept file's fd, -1 when the file was marked absent, undefined when it is not known. */
   get(dir: string, name: string): number | undefined {
-    const n = this.fds.length;
+    const i = this.find(dir, name);
+    return i < 0 ? undefined : this.fdAt(i);
+  }
+
+  /** The file's index (marked used by this read), -1 when it is not known. Indexes hold until a drop. */
+  find(dir: string, name: string): number {
+    const names = this.names;
+    const slots = this.files.slots;
+    const n = slots.length;
     let i = this.cursor;
-    if (i >= n || this.dirs[i] !== dir || this.names[i] !== name) {
-      // Out of step (a file found absent, a directory attached later): look it up.
-      for (i = 0; i < n; i++) if (this.names[i] === name && this.dirs[i] === dir) break;
-      if (i === n) return undefined;
+    if (i >= n || names[i] !== name || this.dirs[(slots[i] as number) & 15] !== dir) {
+      // Out of step (a file dropped, a directory attached later): look it up.
+      for (i = 0; i < n; i++) if (names[i] === name && this.dirs[(slots[i] as number) & 15] === dir) break;
+      if (i === n) return -1;
     }
     this.cursor = i + 1;
-    return this.fds[i];
+    slots[i] = (slots[i] as number) | USED;
+    return i;
+  }
+
+  /** The fd of file `i`, -1 when it was marked absent. */
+  fdAt(i: number): number {
+    return (this.files.slots[i] as number) >> 5;
+  }
+
+  /**
+   * Reads ahead, into the reader's read-ahead buffer, every kept file that the last read of the
+   * task read (a file a read no longer asks for, such as `cgroup.procs` once the task's network
+   * namespace is known, is not read ahead again): file i at index base + i of the reader's
+   * (see FileReader.reserveAhead), where `reader.aheadEndOf` is not -1. Returns the base.
+   */
+  readAhead(reader: FileReader): number {
+    const slots = this.files.slots;
+    const n = slots.length;
+    const base = reader.reserveAhead(this.stamp, n);
+    let ok = true;
+    for (let i = 0; i < n; i++) {
+      const slot = slots[i] as number;
+      if (slot & USED) {
+        slots[i] = slot & ~USED;
+        if (ok && slot >= 0) ok = reader.readAhead(base + i, slot >> 5);
+      }
+    }
+    return base;
+  }
+
+  /** How many files there are, kept or marked absent (read ahead: files 0 to this, less one). */
+  get length(): number {
+    return this.files.slots.length;
   }
 
   /** Whether one more file may be kept. */
   get room(): boolean {
-    return !this.retired && this.budget.open < this.budget.limit;
+    return !this.retired && this.budget.open < this.budget.limit && this.dirs.length < MAX_DIRS;
   }
 
-  keep(dir: string, name: string, fd: number): void {
-    this.dirs.push(dir);
-    this.names.push(name);
-    this.fds.push(fd);
-    this.cursor = this.fds.length;
+  /** Keeps an open file (`room` was true); false when the fd is too large to keep (the caller closes it). */
+  keep(dir: string, name: string, fd: number): boolean {
+    if (fd > MAX_FD || !this.add(dir, name, fd)) return false;
+    this.count++;
     this.budget.open++;
+    return true;
+  }
+
+  /** Marks a file found absent, so that reads stay in step (no fd, nothing counted). */
+  markAbsent(dir: string, name: string): void {
+    if (!this.retired) this.add(dir, name, -1);
+  }
+
+  private add(dir: string, name: string, fd: number): boolean {
+    let d = this.dirs.indexOf(dir);
+    if (d === -1) {
+      if (this.dirs.length >= MAX_DIRS) return false;
+      d = this.dirs.length;
+      this.dirs.push(dir);
+    }
+    this.own().push(name);
+    this.files.slots.push(fd * 32 + USED + d);
+    this.cursor = this.files.slots.length;
+    this.changed = true;
+    return true;
   }
 
   /** Closes one kept file (a read of it failed). */
   drop(dir: string, name: string): void {
-    for (let i = 0; i < this.fds.length; i++) {
-      if (this.names[i] !== name || this.dirs[i] !== dir) continue;
-      const fd = this.fds[i] as number;
-      this.dirs.splice(i, 1);
-      this.names.splice(i, 1);
-      this.fds.splice(i, 1);
+    const slots = this.files.slots;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i] as number;
+      if (this.names[i] !== name || this.dirs[slot & 15] !== dir) continue;
+      this.own().splice(i, 1);
+      slots.splice(i, 1);
+      this.stamp = nextStamp++;
       this.cursor = i;
-      this.closeFd(fd);
+      this.changed = true;
+      if (slot >= 0) this.closeFd(slot >> 5);
       return;
     }
   }
 
   /** Closes every kept file; the task may keep files again (its cgroup was found gone, and it stays registered). */
   release(): void {
-    for (const fd of this.fds) this.closeFd(fd);
-    this.dirs.length = 0;
-    this.names.length = 0;
-    this.fds.length = 0;
+    for (const slot of this.files.slots) if (slot >= 0) this.closeFd(slot >> 5);
+    this.files.slots = [];
+    this.stamp = nextStamp++;
+    this.names = [];
+    this.shared = false;
+    this.dirs = [];
     this.cursor = 0;
+    this.changed = false;
   }
 
   /** Closes every kept file for good: the task has ended. Its budget slot is given back. */
@@ -166,7 +266,33 @@ export class KeptFiles {
     abandoned.unregister(this);
   }
 
+  /** The names array, this task's own (a shared one is copied before a change). */
+  private own(): string[] {
+    if (this.shared) {
+      this.names = this.names.slice();
+      this.shared = false;
+    }
+    return this.names as string[];
+  }
+
+  /** After a read that changed the files: the arrays cut to size, the names shared. */
+  private settle(): void {
+    this.changed = false;
+    this.files.slots = this.files.slots.slice();
+    this.dirs = this.dirs.slice();
+    if (this.shared) return;
+    const key = this.names.join('\0');
+    let names = sequences.get(key);
+    if (names === undefined) {
+      names = this.names.slice();
+      if (sequences.size < MAX_SEQUENCES) sequences.set(key, names);
+    }
+    this.names = names;
+    this.shared = true;
+  }
+
   private closeFd(fd: number): void {
+    this.count--;
     this.budget.open--;
     try {
       fs.closeSync(fd);
@@ -176,11 +302,12 @@ export class KeptFiles {
   }
 }
 
-const abandoned = new FinalizationRegistry<{ fds: number[]; budget: FileBudget }>(({ fds, budget }) => {
-  for (const fd of fds) {
+const abandoned = new FinalizationRegistry<Slots>(({ slots, budget }) => {
+  for (const slot of slots) {
+    if (slot < 0) continue;
     budget.open--;
     try {
-      fs.closeSync(fd);
+      fs.closeSync(slot >> 5);
     } catch {
       // Nothing to do for a read-only file.
     }

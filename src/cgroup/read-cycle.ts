@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { DeviceNames } from './devices.ts';
-import type { FileReader } from './file-reader.ts';
+import { FileReader } from './file-reader.ts';
 import type { FileBudget } from './kept-files.ts';
 import type { NetnsRegistry } from './netns.ts';
 import { readStats, type ReadOptions, type ReadState } from './read.ts';
@@ -45,19 +45,46 @@ export async function readCycle(tasks: readonly CycleTask[], groups: ReadonlySet
   const deadline = opts.deadline ?? Infinity;
   const start = performance.now();
   const results = new Array<ReadResult | undefined>(tasks.length);
-  const readOptions: ReadOptions = { reader: opts.reader, deviceNames: opts.deviceNames, keep: opts.keep, netns: opts.netns };
+  const reader = opts.reader ?? cycleReader;
+  const readOptions: ReadOptions = { reader, deviceNames: opts.deviceNames, keep: opts.keep, netns: opts.netns };
   let sliceStart = start;
   let i = 0;
-  for (; i < tasks.length; i++) {
-    const now = performance.now();
-    if (now >= deadline) break;
-    if (now - sliceStart >= sliceMs) {
-      await yieldToLoop();
-      sliceStart = performance.now();
-      if (sliceStart >= deadline) break;
+  let aheadTo = 0;
+  try {
+    for (; i < tasks.length; i++) {
+      const now = performance.now();
+      if (now >= deadline) break;
+      if (now - sliceStart >= sliceMs) {
+        reader.resetAhead(); // a task may change while the loop runs
+        aheadTo = i;
+        await yieldToLoop();
+        sliceStart = performance.now();
+        if (sliceStart >= deadline) break;
+      }
+      if (i >= aheadTo && reader.direct) aheadTo = readAhead(tasks, i, reader);
+      const t = tasks[i] as CycleTask;
+      results[i] = readStats(t.cgroup, groups, t.state, readOptions);
     }
-    const t = tasks[i] as CycleTask;
-    results[i] = readStats(t.cgroup, groups, t.state, readOptions);
+  } finally {
+    reader.resetAhead();
   }
   return { results, timedOut: tasks.length - i, durationMs: performance.now() - start };
+}
+
+/** Tasks whose kept files are read ahead together (see FileReader.reserveAhead). */
+const AHEAD_TASKS = 8;
+const cycleReader = new FileReader();
+
+/** Reads ahead the kept files of the next AHEAD_TASKS tasks from `from`: where the next batch starts. */
+function readAhead(tasks: readonly CycleTask[], from: number, reader: FileReader): number {
+  reader.resetAhead();
+  const to = Math.min(tasks.length, from + AHEAD_TASKS);
+  for (let k = from; k < to; k++) {
+    const state = (tasks[k] as CycleTask).state;
+    const kept = state.kept;
+    if (kept === undefined || state.ended || kept.length === 0) continue;
+    kept.rewind();
+    kept.readAhead(reader);
+  }
+  return to;
 }

@@ -1,8 +1,10 @@
 import * as fs from 'node:fs';
 import type { DeviceNames } from './devices.ts';
-import type { FileReader } from './file-reader.ts';
+import { FileReader } from './file-reader.ts';
+import type { KeptFiles } from './kept-files.ts';
 import type { NetnsRegistry } from './netns.ts';
-import { finiteOrUndefined, parseFlatKeyed, parseLimit, parseSingleValue, pickFlatKeyed, type RangeSink } from './parse/file-formats.ts';
+import { type FlatKeys, limitBytes, scanFlatKeyed, singleValueBytes } from './parse/bytes.ts';
+import { finiteOrUndefined, parseFlatKeyed, type RangeSink } from './parse/file-formats.ts';
 import type { ReadState } from './read-state.ts';
 import type { ReadError } from './types.ts';
 
@@ -20,6 +22,12 @@ export class Reading implements RangeSink {
   gone = false;
   /** The first out-of-range token of the parse in progress. */
   private rangeToken: string | undefined = undefined;
+  /** The buffer of the last file read, and where its bytes start. */
+  private buf: Buffer;
+  at = 0;
+  /** The task's kept files read ahead: how many (-1 before the first read), from which index of the reader's. */
+  private aheadCount = -1;
+  private aheadBase = 0;
   constructor(
     private readonly reader: FileReader,
     /** The task's memory between reads. */
@@ -27,22 +35,30 @@ export class Reading implements RangeSink {
     readonly deviceNames: DeviceNames,
     /** Network namespaces: absent, no network is read (a copied tree's pids are not its processes). */
     readonly netns?: NetnsRegistry,
-  ) {}
+  ) {
+    this.buf = reader.bytes;
+  }
 
   /** The file's text; undefined when it is absent, unreadable (an error) or the cgroup is gone. */
   text(dir: string, name: string): string | undefined {
-    if (this.gone) return undefined;
-    const file = `${dir}/${name}`;
-    // The name first: it is a literal, hashed once, where the fresh path would hash at every
-    // read; keeping the paths per task instead would cost heap for every task.
-    if (this.state.absentNames?.includes(name) && this.state.absent.has(file)) return undefined;
+    const n = this.raw(dir, name);
+    return n < 0 ? undefined : this.textOf(n);
+  }
+
+  /**
+   * Reads the file: its length, its bytes at `at` in `bytes` (good until the next read), or -1
+   * when it is absent, unreadable (an error) or the cgroup is gone.
+   */
+  raw(dir: string, name: string): number {
+    if (this.gone) return -1;
     try {
-      return this.readFile(dir, name, file);
+      return this.readAny(dir, name, true);
     } catch (err) {
+      const file = `${dir}/${name}`;
       const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
       if (code === NOT_REGULAR) {
         this.parseError(dir, name, 'not a regular file');
-        return undefined;
+        return -1;
       }
       if (code === 'ENOENT' || code === 'ENODEV') {
         // ENODEV: the file was open while its cgroup was removed. ENOENT: the file or the cgroup is gone.
@@ -50,15 +66,27 @@ export class Reading implements RangeSink {
           this.gone = true;
           this.errors.push({ type: 'ENOENT', path: dir, message: `cgroup ${dir} was removed` });
         } else {
-          this.state.absent.add(file);
-          if (this.state.absentNames) this.state.absentNames.push(name);
-          else this.state.absentNames = [name]; // capacity 1: a first push would reserve 16
+          const state = this.state;
+          state.absent.add(file);
+          if (state.absentNames) state.absentNames.push(name);
+          else state.absentNames = [name]; // capacity 1: a first push would reserve 16
+          state.kept?.markAbsent(dir, name);
         }
-        return undefined;
+        return -1;
       }
       this.errors.push({ type: code, path: file, message: `cannot read ${file}: ${(err as Error).message}` });
-      return undefined;
+      return -1;
     }
+  }
+
+  /** The buffer that `raw` read into. */
+  get bytes(): Buffer {
+    return this.buf;
+  }
+
+  /** The text of the `n` bytes `raw` just read. */
+  textOf(n: number): string {
+    return n === 0 ? '' : this.buf.toString('latin1', this.at, this.at + n);
   }
 
   /**
@@ -67,44 +95,103 @@ export class Reading implements RangeSink {
    */
   procText(dir: string, name: string): string | undefined {
     try {
-      return this.readFile(dir, name, `${dir}/${name}`);
+      const n = this.readAny(dir, name, false);
+      return n < 0 ? undefined : this.textOf(n);
     } catch {
       return undefined;
     }
   }
 
   /**
-   * Reads through the task's kept file (opened and kept at the first read while the budget has
-   * room), else by open/read/close. Throws the errno error; a kept file that fails is closed
-   * first, so that the next read opens it again or finds it gone.
+   * Reads a file, kept or not: its length (its bytes at `at` in `buf`), or -1 when it is known
+   * absent (a cgroup file). Throws the errno error.
    */
-  private readFile(dir: string, name: string, file: string): string {
-    const kept = this.state.kept;
-    let fd = kept?.get(dir, name);
-    try {
-      if (fd === undefined && kept?.room) {
-        const opened = this.reader.open(file);
-        // A FIFO or device planted in the tree is never kept (nor read): fstat once, at open.
-        let regular = false;
-        try {
-          regular = fs.fstatSync(opened).isFile();
-        } finally {
-          if (!regular) fs.closeSync(opened);
+  private readAny(dir: string, name: string, cgroupFile: boolean): number {
+    const state = this.state;
+    const kept = state.kept;
+    let fd: number | undefined;
+    if (kept !== undefined) {
+      if (this.aheadCount < 0) this.takeAhead(kept);
+      const i = kept.find(dir, name);
+      if (i >= 0) {
+        fd = kept.fdAt(i);
+        if (fd < 0) return -1; // marked absent
+        if (i < this.aheadCount) {
+          const reader = this.reader;
+          const end = reader.aheadEndOf(this.aheadBase + i);
+          if (end >= 0) {
+            this.buf = reader.aheadBytes;
+            this.at = reader.aheadStartOf(this.aheadBase + i);
+            return end - this.at;
+          }
         }
-        if (!regular) throw Object.assign(new Error('not a regular file'), { code: NOT_REGULAR });
-        kept.keep(dir, name, opened);
-        fd = opened;
       }
-      if (fd !== undefined) return this.reader.readFd(fd, file);
-      const t = this.reader.read(file);
-      // A FIFO or device planted in the tree reads as empty (O_NONBLOCK, no writer): report it
-      // instead of passing it on as an empty file. Only empty reads pay for the stat.
-      if (t === '' && !fs.statSync(file).isFile()) throw Object.assign(new Error('not a regular file'), { code: NOT_REGULAR });
-      return t;
+    }
+    // The name first: it is a literal, hashed once, where the fresh path would hash at every
+    // read; keeping the paths per task instead would cost heap for every task.
+    if (cgroupFile && fd === undefined && state.absentNames?.includes(name) && state.absent.has(`${dir}/${name}`)) {
+      kept?.markAbsent(dir, name);
+      return -1;
+    }
+    const n = fd === undefined ? this.readNew(dir, name) : this.readKept(fd, dir, name);
+    this.buf = this.reader.bytes;
+    this.at = 0;
+    return n;
+  }
+
+  /**
+   * At the first read of a kept task: what was read ahead for it (read-cycle.ts reads several
+   * tasks ahead), else its files read ahead now, the ones its last reading read.
+   */
+  private takeAhead(kept: KeptFiles): void {
+    const reader = this.reader;
+    this.aheadCount = 0;
+    if (!reader.direct || kept.length === 0) return;
+    let base = reader.takeAhead(kept.stamp);
+    if (base < 0) {
+      reader.resetAhead();
+      base = kept.readAhead(reader);
+      reader.takeAhead(kept.stamp);
+    }
+    this.aheadBase = base;
+    this.aheadCount = kept.length;
+  }
+
+  /** Reads a kept file. Throws the errno error; the file is closed first, so that the next read opens it again or finds it gone. */
+  private readKept(fd: number, dir: string, name: string): number {
+    try {
+      return this.reader.readFdInto(fd, dir, name);
     } catch (err) {
-      if (fd !== undefined) kept?.drop(dir, name);
+      this.state.kept?.drop(dir, name);
+      this.aheadCount = 0; // a drop moves the files after it: what was read ahead no longer lines up
       throw err;
     }
+  }
+
+  /**
+   * Reads a file not kept: opened and kept while the task's budget has room, else by
+   * open/read/close. Throws the errno error.
+   */
+  private readNew(dir: string, name: string): number {
+    const kept = this.state.kept;
+    if (kept?.room) {
+      const opened = this.reader.open(`${dir}/${name}`);
+      // A FIFO or device planted in the tree is never kept (nor read): fstat once, at open.
+      let regular = false;
+      try {
+        regular = fs.fstatSync(opened).isFile();
+      } finally {
+        if (!regular) fs.closeSync(opened);
+      }
+      if (!regular) throw Object.assign(new Error('not a regular file'), { code: NOT_REGULAR });
+      if (kept.keep(dir, name, opened)) return this.readKept(opened, dir, name);
+      fs.closeSync(opened);
+    }
+    const n = this.reader.readInto(dir, name);
+    // A FIFO or device planted in the tree reads as empty (O_NONBLOCK, no writer): report it
+    // instead of passing it on as an empty file. Only empty reads pay for the stat.
+    if (n === 0 && !fs.statSync(`${dir}/${name}`).isFile()) throw Object.assign(new Error('not a regular file'), { code: NOT_REGULAR });
+    return n;
   }
 
   parseError(dir: string, name: string, what: string): void {
@@ -135,19 +222,20 @@ export class Reading implements RangeSink {
 
   /** A single-integer file. */
   int(dir: string, name: string): number | undefined {
-    const t = this.text(dir, name);
-    if (t === undefined) return undefined;
-    const v = parseSingleValue(t, this);
-    if (v === undefined && !this.rangeChecked(dir, name)) this.parseError(dir, name, `expected an integer, got ${JSON.stringify(t.slice(0, 40))}`);
+    const n = this.raw(dir, name);
+    if (n < 0) return undefined;
+    const v = singleValueBytes(this.buf, this.at, this.at + n, this);
+    if (v === undefined && !this.rangeChecked(dir, name)) this.parseError(dir, name, `expected an integer, got ${JSON.stringify(this.textOf(n).slice(0, 40))}`);
     return v;
   }
 
   /** A limit file: undefined when unlimited, absent or malformed. */
   limit(dir: string, name: string): number | undefined {
-    const t = this.text(dir, name);
-    if (t === undefined) return undefined;
-    const v = parseLimit(t, this);
-    if (v === undefined && !this.rangeChecked(dir, name)) this.parseError(dir, name, `expected an integer or max, got ${JSON.stringify(t.slice(0, 40))}`);
+    const n = this.raw(dir, name);
+    if (n < 0) return undefined;
+    const v = limitBytes(this.buf, this.at, this.at + n, this);
+    if (v === undefined && !this.rangeChecked(dir, name))
+      this.parseError(dir, name, `expected an integer or max, got ${JSON.stringify(this.textOf(n).slice(0, 40))}`);
     return finiteOrUndefined(v);
   }
 
@@ -164,16 +252,48 @@ export class Reading implements RangeSink {
     return m;
   }
 
+  /**
+   * `keyed(dir, name)` with the values of `keys` only, in their order (`keys.values`: read them
+   * before the next read with the same keys): the same errors, undefined where keyed() gives
+   * undefined, and no map.
+   */
+  keyedValues(dir: string, name: string, keys: FlatKeys): ReadonlyArray<number | undefined> | undefined {
+    return this.scanned(dir, name, keys, true) ? keys.values : undefined;
+  }
+
   /** `pickKeys(keyed(dir, name), keys)`, without building the whole map. */
-  picked<K extends string>(dir: string, name: string, keys: readonly K[]): Partial<Record<K, number>> | undefined {
-    const t = this.text(dir, name);
-    if (t === undefined) return undefined;
-    const { values, valid } = pickFlatKeyed(t, keys, this);
-    if (this.rangeChecked(dir, name) && !valid) return undefined;
-    if (!valid && t.trim() !== '') {
-      this.parseError(dir, name, 'no "key value" line');
-      return undefined;
+  picked<K extends string>(dir: string, name: string, keys: FlatKeys<K>): Partial<Record<K, number>> | undefined {
+    if (!this.scanned(dir, name, keys, false)) return undefined;
+    const values: Partial<Record<K, number>> = {};
+    const found = keys.values;
+    for (let i = 0; i < found.length; i++) {
+      const v = found[i];
+      if (v !== undefined) values[keys.keys[i] as K] = v;
     }
     return values;
   }
+
+  /**
+   * Reads a `key value` file into `keys.values` (see scanFlatKeyed: `all` checks every line's
+   * value for range, as keyed() does): false, with keyed()'s errors, where keyed() gives undefined.
+   */
+  private scanned(dir: string, name: string, keys: FlatKeys, all: boolean): boolean {
+    const n = this.raw(dir, name);
+    if (n < 0) return false;
+    const valid = scanFlatKeyed(this.buf, this.at, this.at + n, keys, this, all);
+    if (this.rangeChecked(dir, name) && !valid) return false;
+    if (!valid && this.textOf(n).trim() !== '') {
+      this.parseError(dir, name, 'no "key value" line');
+      return false;
+    }
+    return true;
+  }
 }
+
+/**
+ * A Reading alive for as long as the module: V8 holds an object's hidden class only weakly from
+ * the class's first one, so with no Reading alive (between two collections) a full GC drops it
+ * and, with it, the optimized code of everything that reads through a Reading ("weak objects"
+ * deoptimizations, seen at every round of bench:read-cycle): the next read ran unoptimized.
+ */
+export const READING_SHAPE = new Reading(new FileReader(0), { absent: new Set() }, { name: (major, minor) => `${major}:${minor}` });

@@ -1,9 +1,14 @@
 import { compact, defined } from '../compact.ts';
 import { splitCpu } from '../cpu-split.ts';
+import { FlatKeys } from '../parse/bytes.ts';
 import { parseCpuMax, parseIntegerList } from '../parse/file-formats.ts';
 import type { Reading } from '../reading.ts';
 import type { V1CpuStats, V2CpuStats } from '../types.ts';
 import type { Controller } from './controller.ts';
+
+const V1_CPU_STAT = new FlatKeys(['nr_periods', 'nr_throttled', 'throttled_time']);
+const CPUACCT_STAT = new FlatKeys(['user', 'system']);
+const V2_CPU_STAT = new FlatKeys(['usage_usec', 'user_usec', 'system_usec', 'nr_periods', 'nr_throttled', 'throttled_usec']);
 
 /**
  * cpu and cpuacct. v1: usage from cpuacct (split by mode, see cpu-split.ts), throttling and
@@ -30,14 +35,14 @@ export const cpuController: Controller = {
 
   readV2(r, dir, s, groups) {
     if (!groups.has('cpu')) return;
-    const st = r.keyed(dir, 'cpu.stat');
+    const st = r.keyedValues(dir, 'cpu.stat', V2_CPU_STAT);
     const c: V2CpuStats = {
-      usageUsec: st?.get('usage_usec'),
-      userUsec: st?.get('user_usec'),
-      systemUsec: st?.get('system_usec'),
-      nrPeriods: st?.get('nr_periods'),
-      nrThrottled: st?.get('nr_throttled'),
-      throttledUsec: st?.get('throttled_usec'),
+      usageUsec: st?.[0],
+      userUsec: st?.[1],
+      systemUsec: st?.[2],
+      nrPeriods: st?.[3],
+      nrThrottled: st?.[4],
+      throttledUsec: st?.[5],
     };
     const maxText = r.text(dir, 'cpu.max');
     if (maxText !== undefined) {
@@ -60,9 +65,9 @@ function readV1Cpu(r: Reading, cpu: string | undefined, cpuacct: string | undefi
     c.usageSysNs = r.int(cpuacct, 'cpuacct.usage_sys');
     if (c.usageUserNs === undefined || c.usageSysNs === undefined) {
       // Kernels before 4.16 have no usage_user/usage_sys: fall back to USER_HZ ticks.
-      const st = r.keyed(cpuacct, 'cpuacct.stat');
-      c.userTicks = st?.get('user');
-      c.systemTicks = st?.get('system');
+      const st = r.keyedValues(cpuacct, 'cpuacct.stat', CPUACCT_STAT);
+      c.userTicks = st?.[0];
+      c.systemTicks = st?.[1];
     }
   }
   const sampledUser = c.usageUserNs ?? c.userTicks;
@@ -74,10 +79,10 @@ function readV1Cpu(r: Reading, cpu: string | undefined, cpuacct: string | undefi
     c.systemNs = split.system;
   }
   if (cpu) {
-    const st = r.keyed(cpu, 'cpu.stat');
-    c.nrPeriods = st?.get('nr_periods');
-    c.nrThrottled = st?.get('nr_throttled');
-    c.throttledTimeNs = st?.get('throttled_time');
+    const st = r.keyedValues(cpu, 'cpu.stat', V1_CPU_STAT);
+    c.nrPeriods = st?.[0];
+    c.nrThrottled = st?.[1];
+    c.throttledTimeNs = st?.[2];
     c.cfsQuotaUs = r.limit(cpu, 'cpu.cfs_quota_us');
     c.cfsPeriodUs = r.int(cpu, 'cpu.cfs_period_us');
   }

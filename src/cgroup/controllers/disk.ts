@@ -1,5 +1,6 @@
 import type { DeviceNames } from '../devices.ts';
 import { parseBlkio, type BlkioRow } from '../parse/blkio.ts';
+import { blkioTotalOnly } from '../parse/bytes.ts';
 import { parseNestedKeyed } from '../parse/file-formats.ts';
 import type { Reading } from '../reading.ts';
 import type { DiskDeviceStats, DiskStats } from '../types.ts';
@@ -47,9 +48,15 @@ function device(major: number, minor: number, names: DeviceNames, readBytes: num
 function readBlkio(r: Reading, dir: string): DiskStats | undefined {
   let seen = false;
   for (const src of BLKIO_SOURCES) {
-    const bytesText = r.text(dir, src.bytes);
-    if (bytesText === undefined) continue;
+    const n = r.raw(dir, src.bytes);
+    if (n < 0) continue;
     seen = true;
+    if (blkioTotalOnly(r.bytes, r.at, r.at + n)) {
+      // `Total N` alone (no I/O): no rows, and no parse error. The next source.
+      r.rangeChecked(dir, src.bytes);
+      continue;
+    }
+    const bytesText = r.textOf(n);
     // Every row has a MAJ:MIN: a text without ':' (the usual `Total 0`) has none, no need to split it.
     const bytes = bytesText.includes(':') ? parseBlkio(bytesText, r) : [];
     if (!r.rangeChecked(dir, src.bytes) && bytes.length === 0 && bytesText.trim() !== '' && !/^Total \d+$/m.test(bytesText))

@@ -1,6 +1,12 @@
 import { compact, defined } from '../compact.ts';
+import { FlatKeys } from '../parse/bytes.ts';
 import { V1_MEMORY_STAT_KEYS, V2_MEMORY_STAT_KEYS, type V1MemoryStats, type V2MemoryStats } from '../types.ts';
 import type { Controller } from './controller.ts';
+
+const V1_STAT = new FlatKeys(V1_MEMORY_STAT_KEYS);
+const V2_STAT = new FlatKeys(V2_MEMORY_STAT_KEYS);
+const OOM_CONTROL = new FlatKeys(['oom_kill', 'under_oom']);
+const EVENTS = new FlatKeys(['low', 'high', 'max', 'oom', 'oom_kill']);
 
 /**
  * memory. v1: usage, limit, peak, failcnt, memsw usage, OOM state and the hierarchical
@@ -19,10 +25,10 @@ export const memoryController: Controller = {
       failcnt: r.int(dir, 'memory.failcnt'),
       memswUsage: r.int(dir, 'memory.memsw.usage_in_bytes'),
     };
-    const oom = r.keyed(dir, 'memory.oom_control');
-    m.oomKill = oom?.get('oom_kill');
-    m.underOom = oom?.get('under_oom');
-    const stat = r.picked(dir, 'memory.stat', V1_MEMORY_STAT_KEYS);
+    const oom = r.keyedValues(dir, 'memory.oom_control', OOM_CONTROL);
+    m.oomKill = oom?.[0];
+    m.underOom = oom?.[1];
+    const stat = r.picked(dir, 'memory.stat', V1_STAT);
     if (stat) m.stat = stat;
     s.memory = defined(compact(m));
   },
@@ -35,9 +41,9 @@ export const memoryController: Controller = {
       swapCurrent: r.int(dir, 'memory.swap.current'),
       swapMax: r.limit(dir, 'memory.swap.max'),
     };
-    const ev = r.keyed(dir, 'memory.events');
-    if (ev) m.events = compact({ low: ev.get('low'), high: ev.get('high'), max: ev.get('max'), oom: ev.get('oom'), oomKill: ev.get('oom_kill') });
-    const stat = r.picked(dir, 'memory.stat', V2_MEMORY_STAT_KEYS);
+    const ev = r.keyedValues(dir, 'memory.events', EVENTS);
+    if (ev) m.events = compact({ low: ev[0], high: ev[1], max: ev[2], oom: ev[3], oomKill: ev[4] });
+    const stat = r.picked(dir, 'memory.stat', V2_STAT);
     if (stat) m.stat = stat;
     s.memory = defined(compact(m));
   },

@@ -1,13 +1,7 @@
-import { parsePressure } from '../parse/pressure.ts';
+import { pressureBytes } from '../parse/bytes.ts';
 import type { Reading } from '../reading.ts';
-import type { PressureStats } from '../types.ts';
+import type { PressureStats, PsiStats } from '../types.ts';
 import type { Controller } from './controller.ts';
-
-const PRESSURE_FILES = [
-  ['cpu', 'cpu.pressure'],
-  ['memory', 'memory.pressure'],
-  ['io', 'io.pressure'],
-] as const;
 
 /**
  * Pressure stall information: cgroup2 only, so on a v1 host it comes from the task's cgroup2
@@ -26,19 +20,26 @@ export const pressureController: Controller = {
 };
 
 function readPressure(r: Reading, dir: string): PressureStats | undefined {
+  const cpu = readPsi(r, dir, 'cpu.pressure');
+  const memory = readPsi(r, dir, 'memory.pressure');
+  const io = readPsi(r, dir, 'io.pressure');
+  if (cpu === undefined && memory === undefined && io === undefined) return undefined;
   const out: PressureStats = {};
-  let any = false;
-  for (const [resource, name] of PRESSURE_FILES) {
-    const t = r.text(dir, name);
-    if (t === undefined) continue;
-    const p = parsePressure(t, r);
-    if (r.rangeChecked(dir, name) && !p.some && !p.full) continue;
-    if (!p.some && !p.full) {
-      r.parseError(dir, name, 'no some/full line');
-      continue;
-    }
-    out[resource] = p;
-    any = true;
+  if (cpu !== undefined) out.cpu = cpu;
+  if (memory !== undefined) out.memory = memory;
+  if (io !== undefined) out.io = io;
+  return out;
+}
+
+/** One PSI file: undefined when absent, unreadable or without a some/full line (an error). */
+function readPsi(r: Reading, dir: string, name: string): PsiStats | undefined {
+  const n = r.raw(dir, name);
+  if (n < 0) return undefined;
+  const p = pressureBytes(r.bytes, r.at, r.at + n, r);
+  if (r.rangeChecked(dir, name) && !p.some && !p.full) return undefined;
+  if (!p.some && !p.full) {
+    r.parseError(dir, name, 'no some/full line');
+    return undefined;
   }
-  return any ? out : undefined;
+  return p;
 }
