@@ -23,7 +23,9 @@ export interface CapturedFiles {
  */
 export class CapturedReader extends FileReader {
   constructor(private readonly captured: ReadonlyMap<string, CapturedContent>) {
-    super(256);
+    // The usual buffer: a file not captured (a kept /proc/<pid>/net/dev) is read live in one
+    // read. Its process gone, a second positional read of it at a later offset reads nothing.
+    super();
   }
 
   override read(file: string): string {
