@@ -14,6 +14,7 @@
  *   capture(handle, id, paths)      the files to read at `populated 0` (replaces the list)
  *   unwatch(handle, id)             after it returns, the fd is no longer used: the caller closes it
  *   close(handle)                   stops and joins the thread
+ *   preadAll(...)                   batched positional reads of kept files (see js_pread_all)
  * captures: [path, Buffer | errno number][], in the order of `paths`. wakeMs / doneMs: CLOCK_REALTIME
  * in ms (fractional) when epoll_wait returned and when the last capture was read.
  */
@@ -461,6 +462,54 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * preadAll(fds, idx, n, buf, pos, starts, ends) -> pos: the kept files' read-ahead of one task
+ * (src/cgroup/file-reader.ts) in one call instead of one fs.readSync each (~0.4 us less a file).
+ * For k < n: file fds[k] read at offset 0 into buf from pos on, where it goes to
+ * [starts[idx[k]], ends[idx[k]]). A failed read, or one that fills what is left of buf (the
+ * file may be longer), ends the batch: that file and the rest keep ends -1 (read when asked).
+ * Returns the new pos. Every index is checked against the arrays' lengths.
+ */
+static int typed_i32(napi_env env, napi_value v, int32_t **data, size_t *len) {
+  napi_typedarray_type type;
+  void *p;
+  if (napi_get_typedarray_info(env, v, &type, len, &p, NULL, NULL) != napi_ok || type != napi_int32_array) return 0;
+  *data = p;
+  return 1;
+}
+
+static napi_value js_pread_all(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7], result;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t *fds, *idx, *starts, *ends;
+  size_t nfds, nidx, nstarts, nends, buflen;
+  int32_t n, pos;
+  void *buf;
+  if (argc < 7 || !typed_i32(env, argv[0], &fds, &nfds) || !typed_i32(env, argv[1], &idx, &nidx) || !typed_i32(env, argv[5], &starts, &nstarts) ||
+      !typed_i32(env, argv[6], &ends, &nends) || napi_get_buffer_info(env, argv[3], &buf, &buflen) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &n) != napi_ok || napi_get_value_int32(env, argv[4], &pos) != napi_ok || n < 0 || (size_t)n > nfds ||
+      (size_t)n > nidx || pos < 0 || (size_t)pos > buflen) {
+    napi_throw_type_error(env, NULL, "preadAll(fds: Int32Array, idx: Int32Array, n, buf: Buffer, pos, starts: Int32Array, ends: Int32Array)");
+    return NULL;
+  }
+  for (int32_t k = 0; k < n; k++) {
+    int32_t i = idx[k];
+    if (i < 0 || (size_t)i >= nstarts || (size_t)i >= nends) continue;
+    size_t room = buflen - (size_t)pos;
+    if (room == 0) break;
+    ssize_t r;
+    do r = pread(fds[k], (char *)buf + pos, room, 0);
+    while (r < 0 && errno == EINTR);
+    if (r < 0 || (size_t)r >= room) break;
+    starts[i] = pos;
+    ends[i] = pos + (int32_t)r;
+    pos += (int32_t)r;
+  }
+  napi_create_int32(env, pos, &result);
+  return result;
+}
+
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_property_descriptor props[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -468,6 +517,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"capture", NULL, js_capture, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unwatch", NULL, js_unwatch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"preadAll", NULL, js_pread_all, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -181,14 +181,14 @@ export class KeptFiles {
     const slots = this.files.slots;
     const n = slots.length;
     const base = reader.reserveAhead(this.stamp, n);
-    let ok = true;
     for (let i = 0; i < n; i++) {
       const slot = slots[i] as number;
       if (slot & USED) {
         slots[i] = slot & ~USED;
-        if (ok && slot >= 0) ok = reader.readAhead(base + i, slot >> 5);
+        if (slot >= 0) reader.queueAhead(base + i, slot >> 5);
       }
     }
+    reader.flushAhead();
     return base;
   }
 

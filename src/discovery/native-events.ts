@@ -1,10 +1,7 @@
-import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { nativeAddon } from '../native-addon.ts';
 
 /**
- * The native events thread (native/cgroup-events.c, built by `npm install` through
- * scripts/build-native.mjs): epoll on cgroup.events files on a thread of its own, which reads a
+ * The native events thread (native/cgroup-events.c, loaded by native-addon.ts): epoll on cgroup.events files on a thread of its own, which reads a
  * task's registered files the moment its cgroup.events says `populated 0`.
  */
 export interface NativeEvents {
@@ -35,24 +32,10 @@ export type NativeCallback = (
   doneMs: number,
 ) => void;
 
-const ADDON = fileURLToPath(new URL('../../native/build/cgroup-events.node', import.meta.url));
-
-let loaded: { mod: NativeEvents | undefined; why: string } | undefined;
-
-/** The addon, or undefined with the reason (not built, disabled by OCM_NO_NATIVE_EVENTS=1, not Linux). */
+/** The addon's events part, or undefined with the reason (not built, disabled by OCM_NO_NATIVE_EVENTS=1, not Linux). */
 export function nativeEvents(): { mod: NativeEvents | undefined; why: string } {
   if (process.env.OCM_NO_NATIVE_EVENTS === '1') return { mod: undefined, why: 'OCM_NO_NATIVE_EVENTS=1' };
-  if (loaded) return loaded;
-  if (process.platform !== 'linux') loaded = { mod: undefined, why: 'not Linux' };
-  else if (!fs.existsSync(ADDON))
-    loaded = { mod: undefined, why: `${ADDON} was not built (no C compiler or Node.js headers at install; see scripts/build-native.mjs)` };
-  else {
-    try {
-      const mod = createRequire(import.meta.url)(ADDON) as NativeEvents;
-      loaded = typeof mod.open === 'function' ? { mod, why: 'built' } : { mod: undefined, why: `${ADDON} is not the events addon` };
-    } catch (err) {
-      loaded = { mod: undefined, why: `${ADDON} does not load: ${(err as Error).message}` };
-    }
-  }
-  return loaded;
+  const { mod, why } = nativeAddon();
+  if (!mod) return { mod: undefined, why };
+  return typeof mod.open === 'function' ? { mod: mod as unknown as NativeEvents, why } : { mod: undefined, why: 'the addon has no events thread' };
 }

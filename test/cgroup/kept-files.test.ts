@@ -13,7 +13,12 @@ import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
+import { FileReader, nativeReads } from '../../src/cgroup/file-reader.ts';
 import { budgetFromLimit } from '../../src/cgroup/kept-files.ts';
+import { hostCgroupMounts } from '../../src/cgroup/mounts.ts';
+import { newReadState, readStats } from '../../src/cgroup/read.ts';
+import { resolveCgroup } from '../../src/cgroup/resolve.ts';
+import { nativeAddon } from '../../src/native-addon.ts';
 import { parseOpenFilesLimit } from '../../src/cgroup/parse/proc.ts';
 import { CgroupMetrics, type Snapshot } from '../../src/index.ts';
 import { randomName, requireV1, V1_MOUNT } from '../metrics/helpers.ts';
@@ -225,4 +230,36 @@ test('parseOpenFilesLimit: the soft limit of a real /proc/self/limits; never thr
     }),
   );
   assert.deepEqual([budgetFromLimit(400), budgetFromLimit(1024), budgetFromLimit(1 << 20), budgetFromLimit(100)], [144, 768, 786432, 0]);
+});
+
+test('kept files are read ahead by the native addon (CI must not fall back), with the values a plain read gives', async () => {
+  assert.equal(
+    nativeReads,
+    true,
+    `the addon's batched reads are not in use: ${nativeAddon().why} (OCM_NO_NATIVE_READS=${process.env.OCM_NO_NATIVE_READS ?? ''})`,
+  );
+  const ids = Array.from({ length: 9 }, (_, i) => `ahead${i}`);
+  const cg = new CgroupMetrics({ groups: [...GROUPS] });
+  const c = cg.openConsumer();
+  ids.forEach((id, i) => {
+    cg.add({ id, cgroup: mkCgroup(id) });
+    setLimit(id, (i + 1) << 20);
+  });
+  await c.snapshot(); // the first reading opens and keeps the files
+  const s = await c.snapshot(); // this one reads them ahead, eight tasks a batch
+  // No process in them: nothing moves between this cycle and the plain reads below.
+  class Plain extends FileReader {
+    override readFd(fd: number, file: string, positional = true): string {
+      return super.readFd(fd, file, positional);
+    }
+  }
+  for (const [i, id] of ids.entries()) {
+    const live = s.live.find((l) => l.task.id === id);
+    assert.ok(live, `${id} read`);
+    assert.equal(limitOf(s, id), (i + 1) << 20);
+    const plain = readStats(resolveCgroup(hostCgroupMounts(), `/${parent}/${id}`), new Set(GROUPS), newReadState(), { reader: new Plain() });
+    assert.deepEqual(live.result.stats, plain.stats, `${id}: read ahead natively = read plainly`);
+  }
+  for (const id of ids) cg.remove(id);
+  c.close();
 });
