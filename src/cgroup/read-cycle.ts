@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { nextLoopTurn as yieldToLoop } from '../loop-turn.ts';
 import type { DeviceNames } from './devices.ts';
 import { FileReader } from './file-reader.ts';
 import type { FileBudget } from './kept-files.ts';

@@ -1,6 +1,6 @@
 import type { Attributes } from '@opentelemetry/api';
 import { performance } from 'node:perf_hooks';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { nextLoopTurn as yieldToLoop } from '../loop-turn.ts';
 import type { CgroupStats } from '../cgroup/types.ts';
 import type { MetricDefinition } from './catalog.ts';
 import type { Snapshot, TaskView } from './snapshot.ts';

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { nextLoopTurn as yieldToLoop } from '../loop-turn.ts';
 import { SlicedDrain } from './sliced-drain.ts';
 
 export interface YoungSamplerOptions<T> {
