@@ -32,8 +32,13 @@ import {
 
 const CONTAINERS = 20;
 const CONCURRENCY = 4;
-/** The README's figure for containerd's own /v1/metrics, asserted: at most half (1-6/20 measured, see BENCHMARKS.md). */
-const CONTAINERD_AT_MOST = CONTAINERS / 2;
+/**
+ * The README's figure for containerd's own /v1/metrics, asserted: it misses some of the 20. How
+ * many it catches follows how long the containers live against its 1 s scrape (1–6/20 in the
+ * recorded runs, 14/20 in a CI run whose 20 containers took 7 s): a bound on the count would be a
+ * bound on dockerd's speed, not on ours.
+ */
+const CONTAINERD_AT_MOST = CONTAINERS - 1;
 
 describe('discovery with a real dockerd', { timeout: 360_000 }, () => {
   let ctrd: Containerd;
@@ -144,6 +149,6 @@ describe('discovery with a real dockerd', { timeout: 360_000 }, () => {
       CONTAINERS,
       `only ${oursN}/${CONTAINERS} docker containers were exported with CPU >= ${CAPTURE_CPU_SHARE} x burn; missed: ${missed.join('; ')}`,
     );
-    assert.ok(theirsN <= CONTAINERD_AT_MOST, `containerd's /v1/metrics caught ${theirsN}/${CONTAINERS}: more than the README's ${CONTAINERD_AT_MOST}`);
+    assert.ok(theirsN <= CONTAINERD_AT_MOST, `containerd's /v1/metrics caught ${theirsN}/${CONTAINERS}: every one, where the README says it misses some`);
   });
 });
