@@ -36,6 +36,7 @@ import {
   randomSuffix,
   shortBurnSeconds,
   startContainerd,
+  tally,
   startDockerd,
   type BurnCalibration,
   type BusyboxRootfs,
@@ -97,17 +98,6 @@ function threadRead(stops: readonly Stop[]): string {
   const ms = stops.flatMap((s) => (s.eventsThreadMs === undefined ? [] : [s.eventsThreadMs])).sort((a, b) => a - b);
   if (ms.length === 0) return 'none read by the events thread';
   return `${ms.length} read by the events thread, its reads ${ms[Math.floor(ms.length / 2)]?.toFixed(2)} ms median, ${ms.at(-1)?.toFixed(2)} ms max`;
-}
-
-function tally(values: Iterable<string>): string {
-  const t = new Map<string, number>();
-  for (const v of values) t.set(v, (t.get(v) ?? 0) + 1);
-  return (
-    [...t]
-      .sort((a, b) => b[1] - a[1])
-      .map(([k, n]) => `${k}=${n}`)
-      .join(' ') || '(none)'
-  );
 }
 
 /** The agent's self counter as Prometheus last scraped it, by source. */

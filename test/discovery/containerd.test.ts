@@ -32,6 +32,7 @@ import {
   pool,
   randomSuffix,
   startContainerd,
+  tally,
   type BurnCalibration,
   type BusyboxRootfs,
   type CmdResult,
@@ -81,17 +82,6 @@ function stopsOf(agent: AgentProcess, ns: string): Map<string, string> {
     if (m) out.set(m[1] as string, `${m[2]}/${m[3]}`);
   }
   return out;
-}
-
-function tally(values: Iterable<string>): string {
-  const t = new Map<string, number>();
-  for (const v of values) t.set(v, (t.get(v) ?? 0) + 1);
-  return (
-    [...t]
-      .sort((a, b) => b[1] - a[1])
-      .map(([k, n]) => `${k}=${n}`)
-      .join(' ') || '(none)'
-  );
 }
 
 /** Ids whose value (CPU seconds) reaches CAPTURE_CPU_SHARE × their burn. */
