@@ -3,25 +3,24 @@ import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { diag } from '@opentelemetry/api';
-import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import type { MetricProducer } from '@opentelemetry/sdk-metrics';
 import { EndpointStartError } from '../errors.ts';
 import type { CgroupMetrics } from '../metrics/cgroup-metrics.ts';
 import { collectDeliveries } from '../metrics/deliveries.ts';
 import { prometheusNamingProducer } from './prometheus-naming.ts';
 import type { ExporterSettings, PrometheusSettings } from './settings.ts';
-import { serializeSliced } from './sliced-serialize.ts';
+import { PrometheusTextWriter } from './prometheus-text.ts';
 
 export interface PrometheusEndpoint {
   /** The reader to register with the MeterProvider. */
   reader: PrometheusExporter;
   /** The URL scrapers use, e.g. http://localhost:9464/metrics. */
   url: string;
+  /** Pages written so far by hand, and pages left to the exporter's serializer (PrometheusTextWriter). */
+  readonly pages: Readonly<PrometheusTextWriter['pages']>;
   close(): Promise<void>;
 }
-
-/** The exporter's own serializer settings (its defaults): the page is what its handler would write. */
-const serializer = new PrometheusSerializer('', false);
 
 /**
  * The text exposition format's content type with its version: Prometheus 3 picks its parser by
@@ -66,19 +65,19 @@ export function acceptsGzip(header: string | string[] | undefined): boolean {
 
 /**
  * One GET: a collection, and the page, gzipped when the client accepts it and the page is
- * worth it. The page is serialized in slices and compressed on libuv's thread pool, so a 5 MiB
+ * worth it. The page is written in slices (PrometheusTextWriter) and compressed on libuv's thread pool, so a 5 MiB
  * page never stalls the event loop; it is done before any byte is sent, so a failure of it is a plain 500 that
  * acknowledges nothing. The final readings the page carried are acknowledged only once the
  * whole body (gzipped or not) was handed to the kernel on a connection still intact; a client
  * gone before that, mid-page or mid-gzip-stream alike, gets them again at its next scrape. A
  * client that goes away after the last byte left cannot be told apart from one that read it.
  */
-async function scrape(reader: PrometheusExporter, res: http.ServerResponse, wantsGzip: boolean): Promise<void> {
+async function scrape(reader: PrometheusExporter, writer: PrometheusTextWriter, res: http.ServerResponse, wantsGzip: boolean): Promise<void> {
   let body: string | Buffer;
   try {
     const { result, deliveries } = await collectDeliveries(() => reader.collect());
     if (result.errors.length) diag.error('PrometheusExporter: metrics collection errors', ...result.errors);
-    const page = await serializeSliced(serializer, result.resourceMetrics);
+    const page = await writer.write(result.resourceMetrics);
     // A string's length never exceeds its UTF-8 byte count: a cheap test of the threshold.
     if (wantsGzip && page.length >= GZIP_MIN_BYTES) {
       body = await gzip(page, { level: GZIP_LEVEL });
@@ -113,6 +112,8 @@ export async function startPrometheusEndpoint(producer: MetricProducer, config: 
     preventServerStart: true,
     metricProducers: [config.unitSuffixes ? prometheusNamingProducer(producer) : producer],
   });
+  // The page its exporter's serializer (with its defaults) would write, written by hand.
+  const writer = new PrometheusTextWriter();
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== config.path) {
@@ -132,7 +133,7 @@ export async function startPrometheusEndpoint(producer: MetricProducer, config: 
     // HEAD has no Content-Encoding: whether the page is gzipped depends on its size, known only
     // once it is made, and RFC 9110 9.3.2 lets HEAD omit such fields.
     if (req.method === 'HEAD') res.end();
-    else void scrape(reader, res, acceptsGzip(req.headers['accept-encoding']));
+    else void scrape(reader, writer, res, acceptsGzip(req.headers['accept-encoding']));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new EndpointStartError(config.host, config.port, err)));
@@ -143,6 +144,7 @@ export async function startPrometheusEndpoint(producer: MetricProducer, config: 
   return {
     reader,
     url: `http://${config.host === 'localhost' ? 'localhost' : host}:${addr.port}${config.path}`,
+    pages: writer.pages,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -1,6 +1,6 @@
 /**
  * serializeSliced: the same Prometheus page as one PrometheusSerializer.serialize() call, made in
- * pieces with turns of the event loop between slices (the endpoint's scrape uses it). Real
+ * pieces with turns of the event loop between slices (the endpoint falls back to it for pages PrometheusTextWriter does not write). Real
  * sdk-metrics data: counters, gauges, up-down counters and a histogram, large metrics split into
  * many pieces, units and escaped descriptions, resource attributes, a prefix.
  */
@@ -10,6 +10,7 @@ import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { serializeSliced } from '../../src/export/sliced-serialize.ts';
+import { loopTurnsDuring } from '../helpers/loop-turns.ts';
 
 class Reader extends MetricReader {
   protected async onForceFlush(): Promise<void> {}
@@ -52,15 +53,7 @@ for (const tasks of [0, 1, 255, 256, 257, 1500]) {
 
 test('the event loop turns between slices (sliceMs 0: after every piece)', async () => {
   const rm = await resourceMetrics(1500);
-  let turns = 0;
-  let on = true;
-  const tick = (): void => {
-    turns++;
-    if (on) setImmediate(tick);
-  };
-  setImmediate(tick);
-  await serializeSliced(new PrometheusSerializer('', false), rm, 0);
-  on = false;
+  const { turns } = await loopTurnsDuring(() => serializeSliced(new PrometheusSerializer('', false), rm, 0));
   // 1500 tasks: cpu 3000 points (12 pieces), memory 1500 (6), uptime 1500 (6), histogram 500 (2), ...
   assert.ok(turns >= 20, `the loop turned ${turns} times during the serialization`);
 });
