@@ -54,7 +54,7 @@ for (const tasks of [0, 1, 300, 1500]) {
     const page = await writer.write(rm, 0);
     assert.equal(writer.pages.byHand, 1);
     assert.equal(page, serializer.serialize(rm));
-    // Twice: the second page comes from the label strings kept for the same attribute objects.
+    // Twice: what the writer keeps between pages (the label names it made) changes nothing.
     assert.equal(await writer.write(rm, 0), page);
     assert.equal(writer.pages.byHand, 2);
   });
