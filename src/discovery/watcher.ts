@@ -83,7 +83,7 @@ interface Known {
  * periodic rescan as backstop; the final reading when the task's cgroup.events turns to
  * `populated 0` — before the runtime removes the directory — or, on a pure v1 host, when
  * cgroup.procs turns empty; and, if the directory vanished first, the last reading taken
- * (each task is added with `firstReading`: read at once, and again while young).
+ * (each task gets a first reading at once, and more while young).
  */
 export class Discovery {
   private readonly dirWatches = new Map<string, fs.FSWatcher>();
@@ -268,7 +268,9 @@ export class Discovery {
     }
     let handle: TaskHandle;
     try {
-      handle = this.engine.add({ id: task.id, namespace: task.namespace, cgroup, attributes: task.attributes, firstReading: true });
+      // With the native events thread, the first reading is recordFiles()'s (captureFiles).
+      const firstReading = this.events.mechanism !== 'native';
+      handle = this.engine.add({ id: task.id, namespace: task.namespace, cgroup, attributes: task.attributes, firstReading });
     } catch (err) {
       this.options.onEvent?.({ type: 'error', path: rel, message: (err as Error).message });
       return;
@@ -324,15 +326,17 @@ export class Discovery {
   }
 
   /**
-   * Gives the events thread the files of the task's readings (noted by a read now) to read the
-   * moment cgroup.events says `populated 0`: the final reading then never depends on this
-   * thread being free before the runtime removes the cgroup. Native watches only.
+   * Gives the events thread the files of the task's readings (noted by its first reading, or
+   * after late directories by one more) to read the moment cgroup.events says `populated 0`: the
+   * final reading then never depends on this thread being free before the runtime removes the
+   * cgroup. Native events only; the reading is taken even where the watch failed (it is the
+   * task's first reading).
    */
   private captureFiles(k: Known): void {
+    if (this.events.mechanism !== 'native') return;
     const watch = k.eventsWatch;
-    if (!watch || this.events.mechanism !== 'native') return;
     void this.engine.recordFiles(k.task.id, k.task.namespace).then((files) => {
-      if (files && !k.stopping && k.eventsWatch === watch) watch.capture(files);
+      if (files && watch && !k.stopping && k.eventsWatch === watch) watch.capture(files);
     });
   }
 

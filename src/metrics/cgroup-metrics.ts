@@ -284,17 +284,19 @@ export class CgroupMetrics implements SnapshotSource {
   }
 
   /**
-   * Reads a registered task once, noting the cgroup files the read went through: the list
-   * Discovery gives its events thread to read at `populated 0`. The reading is kept as a young
-   * one (the task's fallback final reading). Undefined for an unknown task or no read.
+   * The cgroup files of a registered task's reading: the list Discovery gives its events thread
+   * to read at `populated 0`. A first reading is queued (read in slices with the other first
+   * readings; kept as the task's fallback final reading), and it or the task's next young
+   * reading, whichever comes first, notes its files: add the task without `firstReading` and
+   * this is its first reading. Undefined for an unknown task, a reading that failed, or a task
+   * that ended first.
    */
-  async recordFiles(id: string, namespace = 'default'): Promise<readonly string[] | undefined> {
+  recordFiles(id: string, namespace = 'default'): Promise<readonly string[] | undefined> {
     const task = this.registry.get(namespace, id);
-    if (!task) return undefined;
-    const r = await this.reader.one(task, { record: true });
-    if (!r || r.gone || task.lifecycle !== 'live') return undefined;
-    task.remember(r.stats, r.timeMs, 'young');
-    return r.files;
+    if (!task) return Promise.resolve(undefined);
+    const files = task.awaitFiles();
+    this.young.first(task);
+    return files;
   }
 
   /** The registered tasks' ids. */
@@ -417,10 +419,11 @@ export class CgroupMetrics implements SnapshotSource {
    * vanished cgroup are left to the collections (counted once there, not at every young read).
    */
   private youngRead(task: Task): void {
-    void this.reader.one(task).then((r) => {
-      if (!r) return;
-      if (r.gone) this.reader.release(task);
-      else task.remember(r.stats, r.timeMs, 'young');
+    const record = task.wantsFiles;
+    void this.reader.one(task, record ? { record } : undefined).then((r) => {
+      if (r?.gone) this.reader.release(task);
+      else if (r) task.remember(r.stats, r.timeMs, 'young');
+      if (record) task.filesRead(r && !r.gone && task.lifecycle === 'live' ? r.files : undefined);
     });
   }
 

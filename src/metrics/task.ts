@@ -37,6 +37,8 @@ export class Task implements TaskView {
   lastSource: LastKnownSource | undefined;
   /** The cgroup's disappearance was counted; cleared when a reading finds it again. */
   goneReported = false;
+  /** Callers of CgroupMetrics.recordFiles() waiting for the files of the task's next first or young reading. */
+  private fileWaiters: Array<(files: readonly string[] | undefined) => void> | undefined;
 
   constructor(
     readonly id: string,
@@ -90,7 +92,27 @@ export class Task implements TaskView {
   end(as: TaskEnd): boolean {
     if (this.lifecycleValue !== 'live') return false;
     this.lifecycleValue = as;
+    this.filesRead(undefined); // no reading of it is to come
     return true;
+  }
+
+  /** Resolves with the files of the task's next first or young reading (undefined: none came, or it failed). */
+  awaitFiles(): Promise<readonly string[] | undefined> {
+    const waiters = this.fileWaiters ?? [];
+    this.fileWaiters = waiters;
+    return new Promise((resolve) => waiters.push(resolve));
+  }
+
+  /** Whether a reading should note its files (someone awaits them). */
+  get wantsFiles(): boolean {
+    return this.fileWaiters !== undefined;
+  }
+
+  /** A reading noted its files (undefined: it failed): every awaitFiles() resolves with them. */
+  filesRead(files: readonly string[] | undefined): void {
+    const waiters = this.fileWaiters;
+    this.fileWaiters = undefined;
+    for (const w of waiters ?? []) w(files);
   }
 
   /**

@@ -61,6 +61,11 @@ export class YoungSampler<T> {
     }
   }
 
+  /** One more first reading of a task (another of a burst's, in slices), its young window unchanged. */
+  first(item: T): void {
+    this.firsts.push(item);
+  }
+
   /** Stops the timer and forgets every young task. */
   close(): void {
     this.young.clear();

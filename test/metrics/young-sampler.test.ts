@@ -144,6 +144,33 @@ describe('young tasks on real cgroup2 directories', { timeout: 60_000 }, () => {
     assert.deepEqual(await engine.stop('b'), { source: 'none' });
   });
 
+  test('recordFiles: the first reading of a task added without one notes the files it read, and is kept as its young reading; a task that ends first gets undefined', async () => {
+    const { mounts, root } = v2();
+    const engine = new CgroupMetrics({ mounts, youngIntervalMs: 60_000 });
+    const { name, dir } = mkCgroup(root);
+    engine.add({ id: 'a', cgroup: `/${name}` });
+    const files = await engine.recordFiles('a');
+    assert.ok(files, 'the reading noted its files');
+    assert.ok(files.includes(`${dir}/cpu.stat`) && files.includes(`${dir}/cpu.pressure`), files.join(' '));
+    assert.ok(
+      files.every((f) => f.startsWith(`${dir}/`)),
+      'only the cgroup files (a /proc file is read through its kept descriptor)',
+    );
+    await rmCgroup(dir);
+    const r = await engine.stop('a');
+    assert.equal(r.source, 'last-known');
+    assert.equal(r.lastKnown, 'young', 'the recording reading is the first reading');
+
+    // Stopped before its reading came back: the promise resolves (undefined), it does not hang.
+    const b = mkCgroup(root);
+    engine.add({ id: 'b', cgroup: `/${b.name}` });
+    const pending = engine.recordFiles('b');
+    const stopped = engine.stop('b');
+    assert.equal(await Promise.race([pending, sleep(2000).then(() => 'still pending after 2 s')]), undefined);
+    assert.equal((await stopped).source, 'read');
+    assert.equal(await engine.recordFiles('b'), undefined, 'an unknown task');
+  });
+
   test('a burning task: its young readings grow past its first one; no reads after its young window', async () => {
     const { mounts, root } = v2();
     const windowMs = 3000;
