@@ -50,7 +50,7 @@ export class EventsWatcher {
    * lets it run at once on CPUs the containers keep busy (figures in BENCHMARKS.md).
    */
   constructor(private readonly nice = -10) {
-    const n = process.env.OCM_NO_EPOLL === '1' ? { mod: undefined, why: 'OCM_NO_EPOLL=1' } : nativeEvents();
+    const n = nativeEvents();
     this.mod = n.mod;
     this.nativeStatus = n.why;
     this.mechanism = this.mod ? 'native' : 'inotify';

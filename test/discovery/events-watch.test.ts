@@ -1,7 +1,7 @@
 /**
  * EventsWatcher on real cgroup2 directories (the host's cgroup2 mount: /sys/fs/cgroup/unified on
  * this hybrid host, /sys/fs/cgroup on a v2 one), with both mechanisms: the native events thread
- * (native/cgroup-events.c, which `npm ci` builds) and the inotify fallback (forced with OCM_NO_EPOLL=1).
+ * (native/cgroup-events.c, which `npm ci` builds) and the inotify fallback (forced with OCM_NO_NATIVE_EVENTS=1).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -50,11 +50,11 @@ describe('EventsWatcher on a real cgroup2 directory', () => {
 
   for (const mechanism of ['native', 'inotify'] as const) {
     test(`${mechanism}: populated 1, then populated 0 when the process exits; closing after rmdir closes the file`, async () => {
-      const saved = process.env.OCM_NO_EPOLL;
-      if (mechanism === 'inotify') process.env.OCM_NO_EPOLL = '1';
+      const saved = process.env.OCM_NO_NATIVE_EVENTS;
+      if (mechanism === 'inotify') process.env.OCM_NO_NATIVE_EVENTS = '1';
       const w = new EventsWatcher();
-      if (saved === undefined) delete process.env.OCM_NO_EPOLL;
-      else process.env.OCM_NO_EPOLL = saved;
+      if (saved === undefined) delete process.env.OCM_NO_NATIVE_EVENTS;
+      else process.env.OCM_NO_NATIVE_EVENTS = saved;
       assert.equal(w.mechanism, mechanism);
 
       const dir = mkCgroup();

@@ -669,8 +669,8 @@ test('hybrid: a cgroup2 twin made after the task was added still gives the popul
 
 for (const events of ['native', 'inotify'] as const) {
   test(`hybrid, ${events}: the main thread blocked from the task's exit until the runtime removed its cgroup: ${events === 'native' ? 'the events thread read the final reading at populated 0' : 'the final read finds the cgroup gone (the control: why the events thread exists)'}`, async () => {
-    const saved = process.env.OCM_NO_EPOLL;
-    if (events === 'inotify') process.env.OCM_NO_EPOLL = '1';
+    const saved = process.env.OCM_NO_NATIVE_EVENTS;
+    if (events === 'inotify') process.env.OCM_NO_NATIVE_EVENTS = '1';
     try {
       await withDiscovery('hybrid', layoutsFrom(['containerd']), { rescanIntervalMs: NO_RESCAN_MS }, async ({ tree, rec, discovery }) => {
         assert.equal(discovery.eventsMechanism, events, discovery.eventsStatus);
@@ -706,8 +706,8 @@ for (const events of ['native', 'inotify'] as const) {
         }
       });
     } finally {
-      if (saved === undefined) delete process.env.OCM_NO_EPOLL;
-      else process.env.OCM_NO_EPOLL = saved;
+      if (saved === undefined) delete process.env.OCM_NO_NATIVE_EVENTS;
+      else process.env.OCM_NO_NATIVE_EVENTS = saved;
     }
   });
 }
