@@ -31,6 +31,7 @@ import { CgroupMetrics } from '../src/metrics/cgroup-metrics.ts';
 import { rmdirRetrySync } from '../test/helpers/cgroupfs.ts';
 import { freePort } from '../test/helpers/peers.ts';
 import { kernelWatchCount } from '../test/helpers/watches.ts';
+import { cleanupAtExit } from './lib/v1-cgroups.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TASKS = 1000;
@@ -77,12 +78,7 @@ function cleanup(): void {
   if (linkDir) fs.rmSync(linkDir, { recursive: true, force: true });
   if (left.length) process.stderr.write(`cleanup left ${left.length} directories: ${left.slice(0, 5).join('; ')}\n`);
 }
-process.once('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM'] as const)
-  process.once(sig, () => {
-    cleanup();
-    process.exit(130);
-  });
+cleanupAtExit(cleanup);
 
 function mkdirAll(rel: string): void {
   for (const r of ROOTS) fs.mkdirSync(r + rel);

@@ -30,7 +30,7 @@ import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { layoutsFrom } from '../src/discovery/layouts.ts';
 import { Discovery, type DiscoveryEvent } from '../src/discovery/watcher.ts';
 import { CgroupMetrics } from '../src/metrics/cgroup-metrics.ts';
-import { BENCH_CONTROLLERS, percentile, printTable, writeResults } from './lib/v1-cgroups.ts';
+import { BENCH_CONTROLLERS, cleanupAtExit, percentile, printTable, rmdirQuiet, writeResults } from './lib/v1-cgroups.ts';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(name);
@@ -69,20 +69,9 @@ function rm(id: string): void {
 function cleanup(): void {
   for (const h of hogs) h.kill('SIGKILL');
   for (const id of made.splice(0)) rm(id);
-  for (const r of roots) {
-    try {
-      fs.rmdirSync(r);
-    } catch {
-      // already gone
-    }
-  }
+  for (const r of roots) rmdirQuiet(r);
 }
-process.once('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM'] as const)
-  process.once(sig, () => {
-    cleanup();
-    process.exit(130);
-  });
+cleanupAtExit(cleanup);
 
 interface Sample {
   nativeMs: number;

@@ -23,7 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CgroupMetrics } from '../src/index.ts';
 import { countFds, fdLimit } from './lib/fds.ts';
 import { type KeptFilesSelf, keptFilesSelf } from './lib/self-metrics.ts';
-import { BENCH_CONTROLLERS, printTable, writeResults } from './lib/v1-cgroups.ts';
+import { BENCH_CONTROLLERS, cleanupAtExit, printTable, writeResults } from './lib/v1-cgroups.ts';
 
 class BenchReader extends MetricReader {
   protected override async onForceFlush(): Promise<void> {}
@@ -61,13 +61,7 @@ function cleanup(): void {
   for (const r of roots) if (!rmdirQuiet(path.join(r, PARENT))) left++;
   console.error(left ? `cleanup: ${left} parent directories of ${PARENT} could not be removed` : `cleanup: removed every cgroup under ${PARENT}`);
 }
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    cleanup();
-    process.exit(130);
-  });
-}
+cleanupAtExit(cleanup);
 
 /** The files of one cgroup (its path below the hierarchy roots) this process holds open. */
 function keptFilesOf(rel: string): string[] {

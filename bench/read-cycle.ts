@@ -48,6 +48,7 @@ import { resolveCgroup } from '../src/cgroup/resolve.ts';
 import { DEFAULT_GROUPS, type MetricGroup } from '../src/cgroup/types.ts';
 import { countFds, fdLimit, raiseFdLimit } from './lib/fds.ts';
 import { MapReader, TracingReader } from './lib/readers.ts';
+import { cleanupAtExit } from './lib/v1-cgroups.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const C_SOURCE = path.join(REPO, 'bench/c/read-files.c');
@@ -150,13 +151,7 @@ function cleanup(): void {
   if (left.length) console.error(`read-cycle bench: could not remove ${left.length} cgroups: ${left.slice(0, 5).join(', ')}`);
   else console.error(`cleanup: removed ${made.length} cgroup directories under ${PARENT}`);
 }
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    cleanup();
-    process.exit(130);
-  });
-}
+cleanupAtExit(cleanup);
 process.on('uncaughtException', (err) => {
   console.error(err);
   cleanup();

@@ -14,7 +14,7 @@
 //   node --expose-gc --import tsx bench/young-sampler.ts
 import * as fs from 'node:fs';
 import { CgroupMetrics } from '../src/metrics/cgroup-metrics.ts';
-import { BENCH_CONTROLLERS, printTable, writeResults } from './lib/v1-cgroups.ts';
+import { BENCH_CONTROLLERS, cleanupAtExit, printTable, rmdirQuiet, writeResults } from './lib/v1-cgroups.ts';
 
 const RATES = [1, 10, 50];
 const RUN_S = Number(process.env.YOUNG_BENCH_S ?? 10);
@@ -30,21 +30,9 @@ function mkTask(p: string): void {
 }
 
 function cleanup(): void {
-  for (const p of made.splice(0))
-    for (const ctrl of BENCH_CONTROLLERS) {
-      try {
-        fs.rmdirSync(`/sys/fs/cgroup/${ctrl}${p}`);
-      } catch {
-        // already gone
-      }
-    }
+  for (const p of made.splice(0)) for (const ctrl of BENCH_CONTROLLERS) rmdirQuiet(`/sys/fs/cgroup/${ctrl}${p}`);
 }
-process.once('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM'] as const)
-  process.once(sig, () => {
-    cleanup();
-    process.exit(130);
-  });
+cleanupAtExit(cleanup);
 
 interface Run {
   rate: number;

@@ -11,12 +11,23 @@ export interface BenchCgroups {
   cleanup(): void;
 }
 
-function rmdirQuiet(dir: string): void {
+/** rmdir, an error (already gone, still busy) ignored: cleanups remove what they can. */
+export function rmdirQuiet(dir: string): void {
   try {
     fs.rmdirSync(dir);
   } catch {
     // already gone
   }
+}
+
+/** Runs `cleanup` (synchronous) when the process exits, and on SIGINT, SIGTERM and SIGHUP, which then exit 130. */
+export function cleanupAtExit(cleanup: () => void): void {
+  process.once('exit', cleanup);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+    process.once(sig, () => {
+      cleanup();
+      process.exit(130);
+    });
 }
 
 /**
@@ -49,12 +60,7 @@ export function makeV1Cgroups(prefix: string, count: number, busy = 10): BenchCg
       }
     }
   };
-  process.once('exit', cleanup);
-  for (const sig of ['SIGINT', 'SIGTERM'] as const)
-    process.once(sig, () => {
-      cleanup();
-      process.exit(130);
-    });
+  cleanupAtExit(cleanup);
   try {
     for (let i = 0; i < count; i++) {
       const p = `/${prefix}-${i}`;
