@@ -101,6 +101,11 @@ static void read_file(file_t *f) {
   }
   size_t cap = 4096, n = 0;
   char *buf = malloc(cap);
+  if (!buf) {
+    f->err = ENOMEM;
+    close(fd);
+    return;
+  }
   for (;;) {
     size_t room = cap - n;
     ssize_t r = pread(fd, buf + n, room, (off_t)n);
@@ -120,7 +125,14 @@ static void read_file(file_t *f) {
       return;
     }
     cap *= 2;
-    buf = realloc(buf, cap);
+    char *bigger = realloc(buf, cap);
+    if (!bigger) {
+      f->err = ENOMEM;
+      free(buf);
+      close(fd);
+      return;
+    }
+    buf = bigger;
   }
   close(fd);
   f->data = buf;
@@ -137,6 +149,7 @@ static int populated_zero(const char *text) {
 /* One event: the events file's text and, at `populated 0`, the captures, all under the lock. */
 static item_t *on_event(watcher_t *w, uint64_t id, double wake) {
   item_t *it = calloc(1, sizeof *it);
+  if (!it) return NULL; /* the event is lost; the rescan or the directory watch ends the task */
   it->id = id;
   it->wake_ms = wake;
   pthread_mutex_lock(&w->mu);
@@ -156,8 +169,7 @@ static item_t *on_event(watcher_t *w, uint64_t id, double wake) {
   } else {
     buf[r] = '\0';
     it->text = strdup(buf);
-    if (populated_zero(buf) && e->n > 0) {
-      it->files = calloc(e->n, sizeof(file_t));
+    if (populated_zero(buf) && e->n > 0 && (it->files = calloc(e->n, sizeof(file_t)))) {
       it->n = e->n;
       for (size_t i = 0; i < e->n; i++) {
         it->files[i].path = strdup(e->paths[i]);
@@ -383,8 +395,14 @@ static napi_value js_watch(napi_env env, napi_callback_info info) {
   napi_get_value_double(env, argv[2], &id);
   pthread_mutex_lock(&w->mu);
   if (w->n == w->cap) {
-    w->cap = w->cap ? w->cap * 2 : 64;
-    w->entries = realloc(w->entries, w->cap * sizeof(entry_t));
+    size_t cap = w->cap ? w->cap * 2 : 64;
+    entry_t *bigger = realloc(w->entries, cap * sizeof(entry_t));
+    if (!bigger) {
+      pthread_mutex_unlock(&w->mu);
+      return throw_errno(env, "realloc", ENOMEM);
+    }
+    w->entries = bigger;
+    w->cap = cap;
   }
   entry_t *e = &w->entries[w->n++];
   memset(e, 0, sizeof *e);
@@ -410,12 +428,18 @@ static napi_value js_capture(napi_env env, napi_callback_info info) {
   napi_get_value_double(env, argv[1], &id);
   napi_get_array_length(env, argv[2], &n);
   char **paths = calloc(n ? n : 1, sizeof(char *));
+  if (!paths) return throw_errno(env, "calloc", ENOMEM);
   for (uint32_t i = 0; i < n; i++) {
     napi_value v;
     size_t len = 0;
     napi_get_element(env, argv[2], i, &v);
     napi_get_value_string_utf8(env, v, NULL, 0, &len);
     paths[i] = malloc(len + 1);
+    if (!paths[i]) {
+      for (uint32_t j = 0; j < i; j++) free(paths[j]);
+      free(paths);
+      return throw_errno(env, "malloc", ENOMEM);
+    }
     napi_get_value_string_utf8(env, v, paths[i], len + 1, &len);
   }
   pthread_mutex_lock(&w->mu);

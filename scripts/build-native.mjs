@@ -2,8 +2,8 @@
 // Builds native/build/cgroup-events.node (the package's `install` script; see native/cgroup-events.c):
 // one C file against Node-API, compiled with the system's C compiler. Node-API is ABI-stable, so
 // the one build serves every Node.js >= 20. Optional: without a compiler or Node's headers it
-// says so and exits 0; the agent then waits on cgroup.events on its main thread (the `epoll`
-// addon, or inotify). Set OCM_NATIVE_REQUIRED=1 to make a failed build an error (CI does).
+// says so and exits 0; the agent then learns of cgroup.events changes by inotify, on its main
+// thread. Set OCM_NATIVE_REQUIRED=1 to make a failed build an error (CI does).
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
