@@ -16,9 +16,8 @@ export interface LongestGap {
 /**
  * A 1 ms ticker on the main thread that also reads the thread's /proc/thread-self/schedstat at
  * every tick, so that the longest gap splits into the time the thread ran and the time it waited
- * for a CPU. On a shared 2-core machine, with a reading thread of our own beside it, a gap of
- * 20 ms measured 0.8–2.3 ms on a CPU and 10–17 ms waiting for one: a slice of ours cannot be
- * longer than the time the thread ran.
+ * for a CPU. On a shared 2-core machine, with a reading thread of our own beside it, most of a
+ * rare long gap is that wait: a slice of ours cannot be longer than the time the thread ran.
  */
 export class LoopTicker {
   private readonly ticks: number[] = [];
